@@ -1,0 +1,57 @@
+"""Aggregate: hourly and daily totals, then the French indicators (TMJA, TMJM, TMJO, weekend)."""
+
+
+import datetime as dt
+
+import dagster as dg
+import polars as pl
+
+from pipelines.partitions import daily_partitions
+from pipelines.resources import LakeResource
+from scenarios.calendars import calendar_frame
+from sensors_io.aggregate import daily_totals, hourly_totals
+from sensors_io.indicators import traffic_indicators as compute_indicators
+
+_daily_kwargs = dict(
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    io_manager_key="lake_io",
+    group_name="aggregate",
+    kinds={"polars", "parquet"},
+)
+
+
+@dg.asset(**_daily_kwargs)
+def hourly_counts(clean_counts: pl.LazyFrame, lake: LakeResource) -> pl.DataFrame:
+    """Hourly totals per series (`lake/hourly/`); `count` is null unless the whole hour is valid."""
+    return hourly_totals(clean_counts, lake.tz).collect()
+
+
+@dg.asset(**_daily_kwargs)
+def daily_counts(clean_counts: pl.LazyFrame, lake: LakeResource) -> pl.DataFrame:
+    """Local-day totals per series (`lake/daily/`) with valid hours and the valid-day rule (≥ 19 of 24 h)."""
+    return daily_totals(clean_counts, lake.tz).collect()
+
+
+@dg.asset(deps=[daily_counts], io_manager_key="lake_io", group_name="aggregate", kinds={"polars", "parquet"})
+def traffic_indicators(context: dg.AssetExecutionContext, lake: LakeResource) -> pl.DataFrame:
+    """TMJA (mean of valid days), TMJM, TMJO and weekend means per series and per sensor (`lake/indicators/`).
+
+    Every value carries its coverage (valid days / days in the period) and imputed share.
+    """
+    daily = pl.scan_parquet(lake.dataset("daily") / "*.parquet")
+    span = daily.select(pl.col("day").min().alias("a"), pl.col("day").max().alias("b")).collect().row(0)
+    calendar = calendar_frame(dt.date(span[0].year, 1, 1), dt.date(span[1].year, 12, 31), lake.school_zone)
+    indicators = compute_indicators(daily, calendar)
+    tmja = indicators.filter((pl.col("indicator") == "tmja") & (pl.col("direction") == "all"))
+    context.add_output_metadata({"preview": dg.MetadataValue.md(_md_table(tmja.head(20)))})
+    return indicators
+
+
+def _md_table(df: pl.DataFrame) -> str:
+    """A small Markdown table for the Dagster UI."""
+    cols = ["sensor_id", "mode", "period", "value", "coverage"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in df.select(cols).iter_rows():
+        lines.append("| " + " | ".join("" if v is None else (f"{v:.1f}" if isinstance(v, float) else str(v)) for v in row) + " |")
+    return "\n".join(lines)

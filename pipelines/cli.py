@@ -1,0 +1,205 @@
+"""The ``mobility`` command: the same graph as the Dagster UI, run in-process from a terminal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from pipelines.settings import Settings, load_settings
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    from scenarios.calendars import CalendarCoverageError
+    from sensors_io.errors import IngestError
+
+    errors: list[type[Exception]] = [IngestError, CalendarCoverageError]
+    try:
+        from scenarios.spec import ScenarioFileError
+
+        errors.append(ScenarioFileError)
+    except ImportError:  # pragma: no cover - scenarios.spec always ships
+        pass
+    return tuple(errors)
+
+
+def _echo(msg: str) -> None:
+    click.echo(msg, err=False)
+
+
+def _settings(home: str | None) -> Settings:
+    s = load_settings(home)
+    # Dagster's definitions read the environment: keep one source of truth for this process.
+    os.environ["MOBILITY_HOME"] = str(s.home)
+    return s
+
+
+def materialize(settings: Settings, selection: list[str] | None, days: tuple[str, str] | None) -> dict[str, int]:
+    """Materialize assets in-process (all, or ``selection``) over the partition keys ``days``."""
+    import dagster as dg
+
+    from pipelines.definitions import defs
+
+    d = defs()
+    graph = d.resolve_asset_graph()
+    keys = [k for k in graph.get_all_asset_keys() if selection is None or k.to_user_string() in selection]
+    partitioned = [k for k in keys if graph.get(k).partitions_def is not None]
+    if days is None:
+        keys = [k for k in keys if k not in partitioned]
+    tags = {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[1]} if days and partitioned else {}
+    unique: list = []
+    for k in keys:  # a multi-asset appears once however many of its keys are selected
+        a = d.resolve_assets_def(k)
+        if all(a is not b for b in unique):
+            unique.append(a)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(
+            unique,
+            selection=keys,
+            instance=instance,
+            tags=tags,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
+        failed = [e for e in result.all_events if e.is_step_failure]
+        for event in failed:
+            err = event.step_failure_data.error
+            _echo(f"  ✗ {event.step_key}: {err.message.strip() if err else 'failed'}")
+        checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
+        for ev in checks:
+            _echo(f"  ✗ check {ev.check_name} on {ev.asset_key.to_user_string()} failed")
+        if not result.success:
+            raise click.ClickException("the run failed (see above)")
+        counts: dict[str, int] = {}
+        for ev in result.get_asset_materialization_events():
+            name = ev.asset_key.to_user_string()
+            counts[name] = counts.get(name, 0) + 1
+        return counts
+
+
+def _partition_days(settings: Settings) -> tuple[str, str] | None:
+    from pipelines.sensors import clip_to_partitions
+    from sensors_io.staging import staged_day_range
+
+    span = staged_day_range(settings.lake)
+    return clip_to_partitions(*span) if span else None
+
+
+def _print_accounting(report) -> None:
+    _echo(f"{'source':<60} {'format':<16} {'read':>9} {'accepted':>9} {'quarant.':>9} {'dupl.':>7}")
+    for s in report.sources:
+        name = Path(s.files[0]).name
+        if s.error:
+            _echo(f"{name:<60} ERROR: {s.error}")
+        elif s.already_staged:
+            _echo(f"{name:<60} {s.format:<16} already ingested: nothing changes")
+        else:
+            _echo(f"{name:<60} {s.format:<16} {s.rows_read:>9} {s.accepted:>9} {s.quarantined:>9} {s.duplicates:>7}")
+    t = report.total
+    _echo(f"{'total (new sources)':<60} {'':<16} {t('rows_read'):>9} {t('accepted'):>9} {t('quarantined'):>9} {t('duplicates'):>7}")
+    ok = t("rows_read") == t("accepted") + t("quarantined") + t("duplicates")
+    _echo(f"rows read = accepted + quarantined + duplicates: {'holds' if ok else 'DOES NOT HOLD'}")
+
+
+def _run_all(settings: Settings) -> None:
+    days = _partition_days(settings)
+    if days is None:
+        raise click.ClickException(f"nothing ingested under {settings.home}: run `mobility ingest PATH` first")
+    _echo(f"Running the whole graph over {days[0]} → {days[1]} (home: {settings.home})")
+    t0 = time.perf_counter()
+    counts = materialize(settings, None, days)
+    _echo(f"  ✓ {len(counts)} assets materialized in {time.perf_counter() - t0:.1f} s")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Mobility-sensor analytics: ingest street counts, compute indicators, forecast, build scenarios."""
+
+
+def home_option(f):
+    return click.option("--home", type=click.Path(file_okay=False), default=None,
+                        help="Home folder (default: $MOBILITY_HOME, else ./mobility_home).")(f)
+
+
+@cli.command()
+@home_option
+@click.option("--seed", default=76400, show_default=True, help="Seed of the synthetic town.")
+def demo(home: str | None, seed: int) -> None:
+    """Build the synthetic demo town (Fécamp-like), ingest it and run everything."""
+    from sensors_io.demo_town import generate_demo_town
+    from sensors_io.staging import stage_paths
+
+    s = _settings(home)
+    target = s.landing / "fecamp-demo"
+    t0 = time.perf_counter()
+    if not (target / "truth.json").exists():
+        _echo(f"Generating the synthetic demo town into {target} …")
+        generate_demo_town(target, seed=seed)
+    _echo(f"Ingesting {target} …")
+    report = stage_paths([target], s.lake, tz=s.tz)
+    _print_accounting(report)
+    _run_all(s)
+    _echo(f"Done in {time.perf_counter() - t0:.1f} s. Reports: {s.reports / 'index.html'}")
+
+
+@cli.command()
+@home_option
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--format", "fmt", default=None, help="Skip auto-detection and read every file with this reader.")
+@click.option("--mapping", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A YAML mapping file for a CSV layout the readers do not know (see the README).")
+@click.option("--tz", default=None, help="Time zone of naive timestamps (default: the town's, Europe/Paris).")
+def ingest(home: str | None, paths: tuple[str, ...], fmt: str | None, mapping: str | None, tz: str | None) -> None:
+    """Read sensor exports (files or folders) into the lake, then rebuild the days they cover."""
+    from sensors_io.staging import stage_paths
+
+    s = _settings(home)
+    if mapping or tz:
+        raise click.ClickException("--mapping and --tz arrive with the readers issue (#3); not available yet")
+    report = stage_paths([Path(p) for p in paths], s.lake, tz=s.tz, fmt=fmt)
+    _print_accounting(report)
+    from pipelines.jobs import INGEST_ASSETS
+    from pipelines.sensors import clip_to_partitions
+
+    span = report.day_range()
+    keys = clip_to_partitions(*span) if span else None
+    if keys:
+        _echo(f"Rebuilding counts, flags and totals for {keys[0]} → {keys[1]} …")
+        materialize(s, INGEST_ASSETS, keys)
+    if report.errors:
+        raise click.ClickException(f"{len(report.errors)} source(s) could not be read (see above)")
+
+
+@cli.command()
+@home_option
+def run(home: str | None) -> None:
+    """Materialize the whole graph in-process for whatever has been ingested."""
+    _run_all(_settings(home))
+
+
+@cli.command()
+@home_option
+@click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
+def report(home: str | None, lang: str) -> None:
+    """Write the scenario reports (HTML) from the warehouse."""
+    s = _settings(home)
+    os.environ["MOBILITY_REPORT_LANG"] = lang
+    materialize(s, ["scenario_report"], None)
+    _echo(f"Reports: {s.reports / 'index.html'}")
+
+
+def main() -> None:
+    """Entry point: user errors print one clear message and exit 2."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except _user_errors() as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)

@@ -1,0 +1,242 @@
+"""Staging: every source read once into the lake, with its quarantine, then served by local day.
+
+A *source* (one file, or the national schema's site/channel/measure files together) is identified by
+the SHA-256 of its content. Staging it writes ``lake/staging/<key>.parquet`` (accepted rows, all
+canonical and optional columns, plus ``_seq``, the order in which sources were staged),
+``lake/quarantine/<key>.parquet`` (rejected rows with their reason) and an entry in
+``lake/staging/_manifest.json``. Re-staging the same content does nothing.
+
+**Deduplication rule** (documented in the README): two rows with the same
+(``sensor_id``, ``mode``, ``direction``, ``start_utc``, ``interval_s``) are one measurement; the
+row from the source staged **last** wins, and every other copy is counted as a duplicate. Within
+one file, readers resolve duplicates themselves (see each reader).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from sensors_io.errors import IngestError
+from sensors_io.schema import (
+    COUNTS_SCHEMA,
+    OPTIONAL_SCHEMA,
+    QUARANTINE_SCHEMA,
+    ROW_KEY,
+    SITES_SCHEMA,
+)
+
+STAGING = "staging"
+QUARANTINE = "quarantine"
+MANIFEST = "_manifest.json"
+#: Bump when a reader changes what it produces: sources are then staged again.
+STAGING_VERSION = "1"
+
+STAGED_SCHEMA = pl.Schema({**COUNTS_SCHEMA, **OPTIONAL_SCHEMA, "_seq": pl.Int32})
+
+
+@dataclass
+class SourceReport:
+    """Accounting for one source: ``rows_read == accepted + quarantined + duplicates``."""
+
+    key: str
+    format: str
+    files: list[str]
+    rows_read: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    first_day: str | None = None
+    last_day: str | None = None
+    already_staged: bool = False
+    error: str | None = None
+
+
+@dataclass
+class IngestReport:
+    """What one ingestion did, source by source."""
+
+    sources: list[SourceReport] = field(default_factory=list)
+
+    def total(self, name: str) -> int:
+        return sum(getattr(s, name) for s in self.sources if not s.already_staged)
+
+    @property
+    def errors(self) -> list[SourceReport]:
+        return [s for s in self.sources if s.error]
+
+    def day_range(self) -> tuple[dt.date, dt.date] | None:
+        days = [d for s in self.sources for d in (s.first_day, s.last_day) if d]
+        if not days:
+            return None
+        return dt.date.fromisoformat(min(days)), dt.date.fromisoformat(max(days))
+
+
+def _write_atomic(df: pl.DataFrame, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        df.write_parquet(tmp, compression="zstd", statistics=True)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _locked(lake: Path) -> Iterator[None]:
+    """One stager at a time per lake (runs of several partitions may start together)."""
+    (lake / STAGING).mkdir(parents=True, exist_ok=True)
+    with open(lake / STAGING / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def read_manifest(lake: Path) -> list[dict]:
+    """The staged sources, in staging order."""
+    path = lake / STAGING / MANIFEST
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def _write_manifest(lake: Path, entries: list[dict]) -> None:
+    path = lake / STAGING / MANIFEST
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(json.dumps(entries, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def source_key(fmt: str, files: Sequence[Path]) -> str:
+    """SHA-256 of the format, the staging version and every file's bytes (names do not matter)."""
+    h = hashlib.sha256(f"{fmt}\0{STAGING_VERSION}\0".encode())
+    for f in files:
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        h.update(b"\0")
+    return h.hexdigest()[:24]
+
+
+def _day_bounds(df: pl.DataFrame, tz: str) -> tuple[str | None, str | None]:
+    if df.is_empty():
+        return None, None
+    days = df.select(pl.col("start_utc").dt.convert_time_zone(tz).dt.date().alias("d"))["d"]
+    return str(days.min()), str(days.max())
+
+
+def stage_sources(sources: Sequence, lake: Path, tz: str = "Europe/Paris") -> IngestReport:
+    """Read and stage each source not staged yet; a source that cannot be read is reported, not fatal."""
+    report = IngestReport()
+    with _locked(lake):
+        manifest = read_manifest(lake)
+        known = {e["key"]: e for e in manifest}
+        for src in sources:
+            files = [Path(f) for f in src.files]
+            key = source_key(src.format, files)
+            if key in known:
+                entry = dict(known[key])
+                entry.pop("seq", None)
+                report.sources.append(SourceReport(**{**entry, "already_staged": True}))
+                continue
+            rep = SourceReport(key=key, format=src.format, files=[str(f) for f in files])
+            try:
+                result = src.read()
+                result.check_accounting()
+            except IngestError as exc:
+                rep.error = str(exc)
+                report.sources.append(rep)
+                continue
+            seq = len(manifest) + 1
+            accepted = (
+                result.accepted.lazy()
+                .with_columns(
+                    [pl.lit(None, dtype=t).alias(c) for c, t in OPTIONAL_SCHEMA.items() if c not in result.accepted.columns]
+                )
+                .with_columns(_seq=pl.lit(seq, dtype=pl.Int32))
+                .select([pl.col(c).cast(t) for c, t in STAGED_SCHEMA.items()])
+                .sort(list(ROW_KEY))
+                .collect()
+            )
+            _write_atomic(result.quarantine.select(list(QUARANTINE_SCHEMA)), lake / QUARANTINE / f"{key}.parquet")
+            if not result.sites.is_empty():
+                _write_atomic(result.sites.select(list(SITES_SCHEMA)), lake / STAGING / f"{key}.sites.parquet")
+            _write_atomic(accepted, lake / STAGING / f"{key}.parquet")
+            rep.rows_read = result.rows_read
+            rep.accepted = accepted.height
+            rep.quarantined = result.quarantine.height
+            rep.duplicates = result.duplicates
+            rep.first_day, rep.last_day = _day_bounds(accepted, tz)
+            entry = {k: v for k, v in asdict(rep).items() if k not in ("already_staged", "error")}
+            manifest.append({**entry, "seq": seq})
+            known[key] = manifest[-1]
+            _write_manifest(lake, manifest)
+            report.sources.append(rep)
+    return report
+
+
+def stage_paths(
+    paths: Sequence[Path], lake: Path, *, tz: str = "Europe/Paris", fmt: str | None = None
+) -> IngestReport:
+    """Discover the sources under ``paths`` (files or folders) and stage them."""
+    from sensors_io.detect import discover
+
+    return stage_sources(discover([Path(p) for p in paths], fmt), lake, tz)
+
+
+def staged_files(lake: Path) -> list[Path]:
+    """The staged count files, in staging order."""
+    return [lake / STAGING / f"{e['key']}.parquet" for e in read_manifest(lake)]
+
+
+def staged_day_range(lake: Path) -> tuple[dt.date, dt.date] | None:
+    """First and last local day present in the staged data."""
+    days = [d for e in read_manifest(lake) for d in (e.get("first_day"), e.get("last_day")) if d]
+    if not days:
+        return None
+    return dt.date.fromisoformat(min(days)), dt.date.fromisoformat(max(days))
+
+
+def select_counts(lake: Path, start_utc: dt.datetime, end_utc: dt.datetime) -> tuple[pl.DataFrame, int]:
+    """Canonical rows with ``start_utc`` in ``[start_utc, end_utc)``, deduplicated; and the duplicates dropped.
+
+    Columns: the canonical ones, then the optional ones that hold any value in the window.
+    """
+    files = [f for f in staged_files(lake) if f.exists()]
+    if not files:
+        return pl.DataFrame(schema=COUNTS_SCHEMA), 0
+    window = (
+        pl.scan_parquet([str(f) for f in files])
+        .filter(pl.col("start_utc").is_between(start_utc, end_utc, closed="left"))
+        .collect()
+    )
+    deduped = (
+        window.sort([*ROW_KEY, "_seq"])
+        .unique(subset=list(ROW_KEY), keep="last", maintain_order=True)
+        .drop("_seq")
+    )
+    keep_optional = [c for c in OPTIONAL_SCHEMA if deduped[c].null_count() < deduped.height]
+    return deduped.select([*COUNTS_SCHEMA, *keep_optional]), window.height - deduped.height
+
+
+def staged_sites(lake: Path) -> pl.DataFrame:
+    """Every site seen in staged sources; the latest description of a site wins."""
+    files = [f.with_name(f.stem + ".sites.parquet") for f in staged_files(lake)]
+    files = [f for f in files if f.exists()]
+    if not files:
+        return pl.DataFrame(schema=SITES_SCHEMA)
+    return (
+        pl.concat([pl.read_parquet(f) for f in files])
+        .unique(subset=["site_id"], keep="last", maintain_order=True)
+        .sort("site_id")
+    )
