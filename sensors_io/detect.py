@@ -165,6 +165,7 @@ def _sniff(path: Path, fmt: str | None) -> tuple[str, str] | None:
 def detect_format(path: Path) -> str:
     """Name of the format of ``path`` (data or metadata file), from its content; IngestError when unknown."""
     path = Path(path)
+    _register_optional()
     found = _sniff(path, None)
     if found is None:
         head = _head(path)
