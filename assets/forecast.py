@@ -16,14 +16,17 @@ HORIZON_HOURS = 168
 
 
 @dg.multi_asset(
-    specs=[
-        dg.AssetSpec("baseline_forecast", deps=[hourly_counts], group_name="forecast", kinds={"scikitlearn", "parquet"},
-                     description="Hourly forecasts for the week after the last observed hour, 80 % interval "
-                                 "(`lake/forecasts/baseline.parquet`, scenario `baseline`)."),
-        dg.AssetSpec("forecast_scores", deps=[hourly_counts], group_name="forecast", kinds={"polars", "parquet"},
-                     description="Backtest scoreboard per series: MASE against weekly seasonal-naive, "
-                                 "80 % interval coverage, the model shipped."),
-    ],
+    outs={
+        "baseline_forecast": dg.AssetOut(
+            io_manager_key="lake_io", group_name="forecast", kinds={"scikitlearn", "parquet"},
+            description="Hourly forecasts for the week after the last observed hour, 80 % interval "
+                        "(`lake/forecasts/baseline.parquet`, scenario `baseline`)."),
+        "forecast_scores": dg.AssetOut(
+            io_manager_key="lake_io", group_name="forecast", kinds={"polars", "parquet"},
+            description="Backtest scoreboard per series: MASE against weekly seasonal-naive, "
+                        "80 % interval coverage, the model shipped."),
+    },
+    deps=[hourly_counts],
     can_subset=False,
 )
 def baseline_forecast(context: dg.AssetExecutionContext, lake: LakeResource):

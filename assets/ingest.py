@@ -21,7 +21,7 @@ def stage_landing(lake: LakeResource) -> dict[str, dg.MetadataValue]:
     """Stage whatever new files sit in the landing folder; return the accounting as metadata."""
     if not lake.landing.is_dir() or not any(lake.landing.iterdir()):
         return {"landing_sources": dg.MetadataValue.int(0)}
-    report = stage_paths([lake.landing], lake.lake, tz=lake.tz)
+    report = stage_paths([lake.landing], lake.lake, tz=lake.tz, tolerant=True)
     new = [s for s in report.sources if not s.already_staged]
     return {
         "landing_sources": dg.MetadataValue.int(len(report.sources)),

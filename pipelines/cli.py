@@ -26,6 +26,15 @@ def _user_errors() -> tuple[type[Exception], ...]:
     return tuple(errors)
 
 
+#: The synthetic town's exports live beside the landing folder: its truth.json is not sensor data.
+DEMO_FOLDER = "demo_town"
+
+
+def demo_sources(folder: Path) -> list[Path]:
+    """The export folders of a generated demo town (national schema CSVs, Telraam JSON)."""
+    return [folder / "comptage", folder / "telraam"]
+
+
 def _echo(msg: str) -> None:
     click.echo(msg, err=False)
 
@@ -37,7 +46,8 @@ def _settings(home: str | None) -> Settings:
     return s
 
 
-def materialize(settings: Settings, selection: list[str] | None, days: tuple[str, str] | None) -> dict[str, int]:
+def materialize(settings: Settings, selection: list[str] | None, days: tuple[str, str] | None,
+                ops_config: dict | None = None) -> dict[str, int]:
     """Materialize assets in-process (all, or ``selection``) over the partition keys ``days``."""
     import dagster as dg
 
@@ -51,7 +61,7 @@ def materialize(settings: Settings, selection: list[str] | None, days: tuple[str
         keys = [k for k in keys if k not in partitioned]
     tags = {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[1]} if days and partitioned else {}
     unique: list = []
-    for k in keys:  # a multi-asset appears once however many of its keys are selected
+    for k in graph.get_all_asset_keys():  # a multi-asset appears once however many keys it has
         a = d.resolve_assets_def(k)
         if all(a is not b for b in unique):
             unique.append(a)
@@ -62,7 +72,7 @@ def materialize(settings: Settings, selection: list[str] | None, days: tuple[str
             instance=instance,
             tags=tags,
             raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}, "ops": ops_config or {}},
         )
         failed = [e for e in result.all_events if e.is_step_failure]
         for event in failed:
@@ -133,13 +143,13 @@ def demo(home: str | None, seed: int) -> None:
     from sensors_io.staging import stage_paths
 
     s = _settings(home)
-    target = s.landing / "fecamp-demo"
+    target = s.home / DEMO_FOLDER
     t0 = time.perf_counter()
     if not (target / "truth.json").exists():
         _echo(f"Generating the synthetic demo town into {target} …")
         generate_demo_town(target, seed=seed)
     _echo(f"Ingesting {target} …")
-    report = stage_paths([target], s.lake, tz=s.tz)
+    report = stage_paths(demo_sources(target), s.lake, tz=s.tz)
     _print_accounting(report)
     _run_all(s)
     _echo(f"Done in {time.perf_counter() - t0:.1f} s. Reports: {s.reports / 'index.html'}")
@@ -167,7 +177,7 @@ def ingest(home: str | None, paths: tuple[str, ...], fmt: str | None, mapping: s
     span = report.day_range()
     keys = clip_to_partitions(*span) if span else None
     if keys:
-        _echo(f"Rebuilding counts, flags and totals for {keys[0]} → {keys[1]} …")
+        _echo(f"Rebuilding counts and quality flags for {keys[0]} → {keys[1]} …")
         materialize(s, INGEST_ASSETS, keys)
     if report.errors:
         raise click.ClickException(f"{len(report.errors)} source(s) could not be read (see above)")
@@ -186,8 +196,7 @@ def run(home: str | None) -> None:
 def report(home: str | None, lang: str) -> None:
     """Write the scenario reports (HTML) from the warehouse."""
     s = _settings(home)
-    os.environ["MOBILITY_REPORT_LANG"] = lang
-    materialize(s, ["scenario_report"], None)
+    materialize(s, ["scenario_report"], None, {"scenario_report": {"config": {"lang": lang}}})
     _echo(f"Reports: {s.reports / 'index.html'}")
 
 

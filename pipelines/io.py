@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 LAKE_DATASETS: dict[str, str] = {
     "sensor_counts": "counts",
     "clean_counts": "clean_counts",
-    "hourly_counts": "hourly",
-    "daily_counts": "daily",
+    "hourly_counts": "hourly/hourly",
+    "daily_counts": "daily/daily",
     "sensor_sites": "sites/sites",
     "traffic_indicators": "indicators/traffic_indicators",
     "baseline_forecast": "forecasts/baseline",

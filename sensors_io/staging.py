@@ -186,12 +186,29 @@ def stage_sources(sources: Sequence, lake: Path, tz: str = "Europe/Paris") -> In
 
 
 def stage_paths(
-    paths: Sequence[Path], lake: Path, *, tz: str = "Europe/Paris", fmt: str | None = None
+    paths: Sequence[Path], lake: Path, *, tz: str = "Europe/Paris", fmt: str | None = None,
+    tolerant: bool = False,
 ) -> IngestReport:
-    """Discover the sources under ``paths`` (files or folders) and stage them."""
+    """Discover the sources under ``paths`` (files or folders) and stage them.
+
+    With ``tolerant`` (the landing folder), each top-level entry is discovered on its own and one
+    unreadable entry is reported in the result instead of stopping the others.
+    """
     from sensors_io.detect import discover
 
-    return stage_sources(discover([Path(p) for p in paths], fmt), lake, tz)
+    if not tolerant:
+        return stage_sources(discover([Path(p) for p in paths], fmt), lake, tz)
+    sources, failed = [], []
+    for entry in (c for p in map(Path, paths) for c in (sorted(p.iterdir()) if p.is_dir() else [p])):
+        if entry.name.startswith("."):
+            continue
+        try:
+            sources += discover([entry], fmt)
+        except IngestError as exc:
+            failed.append(SourceReport(key="", format="unknown", files=[str(entry)], error=str(exc)))
+    report = stage_sources(sources, lake, tz)
+    report.sources += failed
+    return report
 
 
 def staged_files(lake: Path) -> list[Path]:
@@ -215,6 +232,7 @@ def select_counts(lake: Path, start_utc: dt.datetime, end_utc: dt.datetime) -> t
     files = [f for f in staged_files(lake) if f.exists()]
     if not files:
         return pl.DataFrame(schema=COUNTS_SCHEMA), 0
+    start_utc, end_utc = start_utc.astimezone(dt.UTC), end_utc.astimezone(dt.UTC)
     window = (
         pl.scan_parquet([str(f) for f in files])
         .filter(pl.col("start_utc").is_between(start_utc, end_utc, closed="left"))

@@ -1,0 +1,66 @@
+"""Reports: one self-contained HTML page per catalog scenario, and an index, from the warehouse tables."""
+
+import datetime as dt
+import hashlib
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from assets.scenarios import catalog_files
+from assets.warehouse import warehouse_tables
+from pipelines.resources import LakeResource
+from scenarios.report import ReportData, chart_frames, render_scenario_report, write_chart_csv, write_report
+from scenarios.spec import load_scenario
+from sensors_io.staging import read_manifest
+from warehouse.resource import WarehouseResource
+
+#: Marks the demo town's sites (sensors_io.demo_town): reports built on them say the data is synthetic.
+SYNTHETIC_MARK = "synthétiques"
+
+
+class ReportConfig(dg.Config):
+    """Run-time knobs of the reports."""
+
+    lang: str = Field(default="fr", description="Language of the reports: fr (default) or en.")
+
+
+def input_hash(lake: LakeResource) -> str:
+    """SHA-256 over the content keys of every ingested source: same inputs, same hash."""
+    keys = sorted(e["key"] for e in read_manifest(lake.lake))
+    return hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
+
+
+@dg.asset(deps=sorted(warehouse_tables.keys, key=str), group_name="reports", kinds={"html"})
+def scenario_report(context: dg.AssetExecutionContext, config: ReportConfig, lake: LakeResource,
+                    warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """HTML reports for urbanists in `<home>/reports/` (French by default), built from the warehouse tables
+    so the figures are those the warehouse serves; the numbers behind each chart are written as CSV."""
+    lang = config.lang
+    forecasts = warehouse.read("forecasts")
+    sites = warehouse.read("sites")
+    daily = warehouse.read("daily_counts")
+    common = dict(
+        indicators=warehouse.read("indicators"),
+        sites=sites,
+        scores=warehouse.read("forecast_scores"),
+        input_hash=input_hash(lake),
+        generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
+        synthetic=bool(sites["site_name"].str.contains(SYNTHETIC_MARK).any()),
+        sensor_sites=daily.select("sensor_id", "site_id").unique().sort("sensor_id"),
+    )
+    written = []
+    for path in catalog_files():
+        spec = load_scenario(path)
+        start, end = spec.period.start, spec.period.end
+        local_day = pl.col("start_utc").dt.convert_time_zone(lake.tz).dt.date()
+        in_period = forecasts.filter(local_day.is_between(start, end))
+        data = ReportData(spec=spec, baseline=in_period.filter(pl.col("scenario") == "baseline"),
+                          scenario=in_period.filter(pl.col("scenario") == spec.name), **common)
+        html = render_scenario_report(data, lang=lang)
+        target = lake.reports / f"{spec.name}.{lang}.html"
+        write_report(html, target)
+        write_chart_csv(chart_frames(data, tz=lake.tz), lake.reports / "data" / f"{spec.name}")
+        written.append(target)
+    return dg.MaterializeResult(metadata={"reports": dg.MetadataValue.md("\n".join(f"- `{p}`" for p in written)),
+                                          "lang": lang})
