@@ -1,0 +1,73 @@
+"""The code location loads; jobs, schedule and the landing sensor behave as documented."""
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+import assets
+from pipelines.definitions import defs
+from pipelines.resources import LakeResource
+from pipelines.sensors import landing_sensor
+
+EXPECTED_ASSETS = {
+    "sensor_counts", "sensor_sites", "clean_counts", "hourly_counts", "daily_counts", "traffic_indicators",
+    "baseline_forecast", "forecast_scores", "scenario_forecast", "scenario_report",
+    "warehouse_sites", "warehouse_daily_counts", "warehouse_indicators", "warehouse_forecasts",
+    "warehouse_forecast_scores",
+}
+
+
+@pytest.fixture(scope="module")
+def definitions() -> dg.Definitions:
+    return defs()
+
+
+def test_definitions_load_with_the_whole_graph(definitions: dg.Definitions) -> None:
+    dg.Definitions.validate_loadable(definitions)
+    keys = {k.to_user_string() for k in definitions.resolve_asset_graph().get_all_asset_keys()}
+    assert keys == EXPECTED_ASSETS
+    # The generic package names resolve to this repository, not another distribution.
+    assert Path(assets.__file__).resolve().parent.parent == Path(__file__).resolve().parent.parent.parent
+
+
+def test_groups_follow_the_stages(definitions: dg.Definitions) -> None:
+    graph = definitions.resolve_asset_graph()
+    groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
+    assert groups["sensor_counts"] == "ingest" and groups["clean_counts"] == "quality"
+    assert groups["traffic_indicators"] == "aggregate" and groups["baseline_forecast"] == "forecast"
+    assert groups["scenario_forecast"] == "scenarios" and groups["scenario_report"] == "reports"
+    assert groups["warehouse_indicators"] == "warehouse"
+
+
+def test_blocking_checks_guard_the_counts(definitions: dg.Definitions) -> None:
+    checks = {(c.asset_key.to_user_string(), c.name): c for c in definitions.resolve_asset_graph().asset_check_keys}
+    assert {("sensor_counts", n) for n in ("no_negative_counts", "no_duplicate_rows", "canonical_schema")} <= set(checks)
+
+
+def test_daily_schedule_requests_yesterdays_partition(definitions: dg.Definitions) -> None:
+    schedule = definitions.resolve_schedule_def("ingest_job_schedule")
+    assert schedule.cron_schedule == "0 2 * * *"
+    ctx = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2025, 1, 3, 2, tzinfo=dt.UTC))
+    assert schedule.evaluate_tick(ctx).run_requests[0].partition_key == "2025-01-02"
+
+
+def test_landing_sensor_ingests_new_files_once(tmp_path: Path) -> None:
+    from sensors_io.demo_town import generate_demo_town
+
+    home = tmp_path / "home"
+    town = generate_demo_town(tmp_path / "town", start=dt.date(2025, 3, 10), end=dt.date(2025, 3, 11), seed=3)
+    shutil.copytree(town.comptage_dir, home / "landing" / "comptage")
+    lake = LakeResource(home=str(home))
+    first = landing_sensor(dg.build_sensor_context(cursor=None, resources={"lake": lake}))
+    assert isinstance(first, dg.SensorResult)
+    [request] = first.run_requests
+    assert request.tags["dagster/asset_partition_range_start"] == "2025-03-10"
+    assert request.tags["dagster/asset_partition_range_end"] == "2025-03-11"
+    assert request.run_key.startswith("comptagemobilites_measure_fecamp-demo.csv:")
+    second = landing_sensor(dg.build_sensor_context(cursor=first.cursor, resources={"lake": lake}))
+    assert isinstance(second, dg.SkipReason)
+    assert os.path.exists(home / "lake" / "staging" / "_manifest.json")

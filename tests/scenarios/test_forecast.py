@@ -1,0 +1,219 @@
+"""Baseline forecast: beats seasonal-naive on synthetic counts, honest intervals, any-horizon predictions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import pickle
+
+import numpy as np
+import polars as pl
+import pytest
+
+from scenarios.calendars import calendar_frame
+from scenarios.forecast import (
+    FORECAST_SCHEMA,
+    MODEL_HGB,
+    MODEL_SNAIVE,
+    SCORES_SCHEMA,
+    BaselineModel,
+    fit_baseline,
+    load_model,
+    save_model,
+)
+
+TZ = "Europe/Paris"
+UTC = dt.UTC
+
+#: (sensor_id, mode, direction, profile, peak hourly count)
+SYNTHETIC_SERIES = [
+    ("C01", "car", "in", "commuter", 400.0),
+    ("C01", "car", "out", "commuter_pm", 300.0),
+    ("B01", "bike", "both", "commuter", 25.0),
+    ("P01", "pedestrian", "both", "leisure", 150.0),
+]
+
+
+def _gauss(h: np.ndarray, mu: float, sd: float) -> np.ndarray:
+    return np.exp(-0.5 * ((h - mu) / sd) ** 2)
+
+
+def _shape(kind: str, hour: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """Relative hourly intensity; ``off`` = weekend or public holiday (holidays look like Sundays)."""
+    if kind.startswith("commuter"):
+        am, pm = (1.0, 0.8) if kind == "commuter" else (0.7, 1.0)
+        work = 0.06 + am * _gauss(hour, 8, 1.1) + pm * _gauss(hour, 17.5, 1.4) + 0.4 * _gauss(hour, 13, 2.5)
+        rest = 0.04 + 0.45 * _gauss(hour, 14, 3.5)
+        return np.where(off, rest, work)
+    base = 0.04 + _gauss(hour, 15, 3.5)
+    return np.where(off, 1.5 * base, base)
+
+
+def make_hourly(start: dt.date = dt.date(2025, 2, 20), days: int = 120, seed: int = 42,
+                series=SYNTHETIC_SERIES) -> pl.DataFrame:
+    """Synthetic ``hourly_counts``: daily + weekly profiles, public-holiday dips, day-to-day weather, Poisson noise."""
+    rng = np.random.default_rng(seed)
+    t0 = dt.datetime.combine(start, dt.time(0), tzinfo=dt.timezone.utc) - dt.timedelta(hours=1)
+    times = pl.datetime_range(t0, t0 + dt.timedelta(days=days), "1h", closed="left",
+                              time_unit="us", time_zone="UTC", eager=True)
+    grid = pl.DataFrame({"start_utc": times}).with_columns(local=pl.col("start_utc").dt.convert_time_zone(TZ))
+    grid = grid.with_columns(day=pl.col("local").dt.date(), hour=pl.col("local").dt.hour(),
+                             dow=pl.col("local").dt.weekday())
+    cal = calendar_frame(grid["day"].min(), grid["day"].max()).select("date", "is_public_holiday")
+    grid = grid.join(cal, left_on="day", right_on="date", how="left")
+    hour = grid["hour"].to_numpy().astype(float)
+    off = (grid["dow"].to_numpy() >= 6) | grid["is_public_holiday"].to_numpy()
+    day_idx = (grid["day"] - grid["day"].min()).dt.total_days().to_numpy()
+    weather = np.exp(rng.normal(0, 0.08, size=day_idx.max() + 1))[day_idx]
+    frames = []
+    for sensor, mode, direction, kind, peak in series:
+        own = np.exp(rng.normal(0, 0.05, size=day_idx.max() + 1))[day_idx]
+        lam = peak * _shape(kind, hour, off) * weather * own
+        frames.append(grid.select("start_utc", "day").with_columns(
+            site_id=pl.lit("S-" + sensor), sensor_id=pl.lit(sensor), mode=pl.lit(mode),
+            direction=pl.lit(direction), count=pl.Series(rng.poisson(lam).astype(float)),
+            valid_share=pl.lit(1.0),
+        ))
+    return pl.concat(frames).select("site_id", "sensor_id", "mode", "direction", "start_utc", "day",
+                                    "count", "valid_share")
+
+
+@pytest.fixture(scope="module")
+def hourly() -> pl.DataFrame:
+    return make_hourly()
+
+
+@pytest.fixture(scope="module")
+def model(hourly: pl.DataFrame) -> BaselineModel:
+    return fit_baseline(hourly, seed=0)
+
+
+def _hgb_mase(model: BaselineModel) -> float:
+    return model.scores.filter(pl.col("model") == MODEL_HGB)["mase"].mean()
+
+
+def test_model_beats_weekly_seasonal_naive(model: BaselineModel) -> None:
+    mase = _hgb_mase(model)
+    print(f"mean backtest MASE = {mase:.3f}; fit {model.fit_seconds:.1f} s on {model.n_train_rows} rows")
+    # Poisson noise + day-to-day weather: a model of the expected profile should win clearly.
+    assert mase < 0.9
+    assert model.scores.filter(pl.col("model") == MODEL_HGB)["mase"].max() < 1.0
+    assert model.series["chosen_model"].to_list() == [MODEL_HGB] * 4
+
+
+def test_scores_table(model: BaselineModel) -> None:
+    s = model.scores
+    assert s.schema == pl.Schema(SCORES_SCHEMA)
+    assert s.height == 8  # 4 series × 2 candidates
+    assert s.group_by("sensor_id", "mode", "direction").agg(pl.col("chosen").sum())["chosen"].to_list() == [1] * 4
+    naive = s.filter(pl.col("model") == MODEL_SNAIVE)
+    assert naive["mase"].to_list() == [1.0] * 4
+    # backtest = last 14 days, all observed, every candidate scored on the same hours
+    assert set(s["n_hours"].to_list()) == {14 * 24}
+    assert s["coverage80"].is_between(0.5, 1.0).all()
+
+
+def test_forecast_contract_and_interval_order(model: BaselineModel) -> None:
+    start = model.cutoff_utc + dt.timedelta(hours=1)
+    f = model.predict(start, start + dt.timedelta(days=7))
+    assert f.schema == pl.Schema(FORECAST_SCHEMA)
+    assert f.height == 4 * 168
+    assert f["start_utc"].min() == start
+    assert f["scenario"].unique().to_list() == ["baseline"]
+    assert f["cutoff_utc"].unique().to_list() == [model.cutoff_utc]
+    assert f.null_count().sum_horizontal().item() == 0
+    assert (f["yhat_lower"] >= 0).all() and (f["yhat"] >= 0).all()
+    assert (f["yhat_lower"] <= f["yhat"]).all() and (f["yhat"] <= f["yhat_upper"]).all()
+
+
+def test_predicts_six_months_ahead(model: BaselineModel) -> None:
+    start = dt.datetime(2025, 12, 15, tzinfo=UTC)
+    f = model.predict(start, start + dt.timedelta(days=7))
+    assert f.height == 4 * 168
+    assert f["yhat"].is_finite().all() and (f["yhat_lower"] >= 0).all()
+    one = f.filter(sensor_id="C01", direction="in")
+    assert 50 < one["yhat"].sum() / 7 < 20_000  # a plausible daily total, not zeros nor explosion
+
+
+@pytest.mark.parametrize(("holiday", "week_before"), [
+    (dt.date(2025, 7, 14), dt.date(2025, 7, 7)),   # Fête nationale (Monday)
+    (dt.date(2026, 5, 1), dt.date(2026, 4, 24)),   # Fête du Travail (Friday)
+])
+def test_public_holiday_dip_for_commuter_series(model: BaselineModel, holiday: dt.date, week_before: dt.date) -> None:
+    def day_total(d: dt.date) -> float:
+        start = dt.datetime.combine(d, dt.time(0), tzinfo=dt.timezone.utc) - dt.timedelta(hours=2)
+        f = model.predict(start, start + dt.timedelta(days=1), series=pl.DataFrame(
+            {"sensor_id": ["C01"], "mode": ["car"], "direction": ["in"]}))
+        return f["yhat"].sum()
+
+    hol, normal = day_total(holiday), day_total(week_before)
+    assert hol < 0.75 * normal, (hol, normal)
+
+
+def test_heldout_week_coverage_and_accuracy(hourly: pl.DataFrame) -> None:
+    last = hourly["start_utc"].max()
+    cutoff = last - dt.timedelta(days=7)
+    m = fit_baseline(hourly, cutoff_utc=cutoff, seed=1)
+    f = m.predict(cutoff + dt.timedelta(hours=1), last + dt.timedelta(hours=1))
+    truth = hourly.filter(pl.col("start_utc") > cutoff).select("sensor_id", "mode", "direction", "start_utc", "count")
+    j = f.join(truth, on=["sensor_id", "mode", "direction", "start_utc"])
+    assert j.height == 4 * 168
+    coverage = j.select(pl.col("count").is_between(pl.col("yhat_lower"), pl.col("yhat_upper")).mean()).item()
+    print(f"held-out 80 % coverage = {coverage:.3f}")
+    assert 0.65 <= coverage <= 0.95
+    # and the held-out week's accuracy also beats seasonal-naive (lag 168 h from before the cutoff)
+    lag = hourly.select("sensor_id", "mode", "direction",
+                        pl.col("start_utc") + pl.duration(days=7), naive=pl.col("count"))
+    j = j.join(lag, on=["sensor_id", "mode", "direction", "start_utc"])
+    ratio = j.select((pl.col("count") - pl.col("yhat")).abs().sum() / (pl.col("count") - pl.col("naive")).abs().sum()).item()
+    print(f"held-out MAE ratio vs seasonal-naive = {ratio:.3f}")
+    assert ratio < 0.9
+
+
+def test_pickle_round_trip_gives_identical_predictions(model: BaselineModel, tmp_path) -> None:
+    path = save_model(model, tmp_path / "models" / "baseline.pkl")
+    assert [p.name for p in path.parent.iterdir()] == ["baseline.pkl"]  # no temp file left behind
+    again = load_model(path)
+    start = dt.datetime(2025, 8, 1, tzinfo=UTC)
+    a = model.predict(start, start + dt.timedelta(days=3))
+    b = again.predict(start, start + dt.timedelta(days=3))
+    assert a.equals(b)
+    assert pickle.loads(pickle.dumps(model)).scores.equals(model.scores)
+
+
+def test_series_that_seasonal_naive_wins_ships_seasonal_naive(hourly: pl.DataFrame) -> None:
+    # An exactly repeating week: seasonal-naive is perfect, the model cannot beat it.
+    fixed = (
+        hourly.filter(sensor_id="B01")
+        .with_columns(sensor_id=pl.lit("FIX"),
+                      count=(pl.col("start_utc").dt.convert_time_zone(TZ).dt.hour() * 3
+                             + pl.col("start_utc").dt.convert_time_zone(TZ).dt.weekday()).cast(pl.Float64))
+    )
+    m = fit_baseline(pl.concat([hourly.filter(sensor_id="C01"), fixed]), backtest_days=7, n_origins=1)
+    row = m.scores.filter(sensor_id="FIX", chosen=True)
+    assert row["model"].item() == MODEL_SNAIVE
+    # far ahead, seasonal-naive repeats the last observed week hour by hour
+    start = dt.datetime(2025, 9, 1, tzinfo=UTC)
+    f = m.predict(start, start + dt.timedelta(days=7), series=pl.DataFrame(
+        {"sensor_id": ["FIX"], "mode": ["bike"], "direction": ["both"]}))
+    local = f["start_utc"].dt.convert_time_zone(TZ)
+    assert f["model"].unique().to_list() == [MODEL_SNAIVE]
+    assert f["yhat"].to_list() == (local.dt.hour() * 3 + local.dt.weekday()).cast(pl.Float64).to_list()
+    assert (f["yhat_lower"] <= f["yhat"]).all() and (f["yhat_upper"] >= f["yhat"]).all()
+
+
+def test_gaps_and_missing_hours_are_not_zeros() -> None:
+    h = make_hourly(days=90, seed=3)
+    # a 3-week outage (null = not measured) and every night missing on the bike counter (Telraam-like)
+    out = pl.col("start_utc").is_between(dt.datetime(2025, 4, 1, tzinfo=UTC), dt.datetime(2025, 4, 22, tzinfo=UTC))
+    night = (pl.col("sensor_id") == "B01") & (pl.col("start_utc").dt.hour() < 4)
+    h = h.with_columns(count=pl.when(out | night).then(None).otherwise(pl.col("count")))
+    m = fit_baseline(h, backtest_days=14)
+    assert m.scores.filter(sensor_id="B01", model=MODEL_HGB)["n_hours"].item() == 14 * 20
+    f = m.predict(dt.datetime(2025, 6, 1, tzinfo=UTC), dt.datetime(2025, 6, 2, tzinfo=UTC))
+    assert f.null_count().sum_horizontal().item() == 0
+
+
+def test_unknown_series_is_an_error(model: BaselineModel) -> None:
+    with pytest.raises(ValueError, match="no fitted model"):
+        model.predict(dt.datetime(2025, 7, 1), dt.datetime(2025, 7, 2),
+                      series=pl.DataFrame({"sensor_id": ["nope"], "mode": ["car"], "direction": ["in"]}))
