@@ -10,7 +10,14 @@ from pydantic import Field
 from assets.scenarios import catalog_files
 from assets.warehouse import warehouse_tables
 from pipelines.resources import LakeResource
-from scenarios.report import ReportData, chart_frames, render_scenario_report, write_chart_csv, write_report
+from scenarios.report import (
+    ReportData,
+    chart_frames,
+    render_index,
+    render_scenario_report,
+    write_chart_csv,
+    write_report,
+)
 from scenarios.spec import load_scenario
 from sensors_io.staging import read_manifest
 from warehouse.resource import WarehouseResource
@@ -49,9 +56,10 @@ def scenario_report(context: dg.AssetExecutionContext, config: ReportConfig, lak
         synthetic=bool(sites["site_name"].str.contains(SYNTHETIC_MARK).any()),
         sensor_sites=daily.select("sensor_id", "site_id").unique().sort("sensor_id"),
     )
-    written = []
+    written, specs = [], []
     for path in catalog_files():
         spec = load_scenario(path)
+        specs.append(spec)
         start, end = spec.period.start, spec.period.end
         local_day = pl.col("start_utc").dt.convert_time_zone(lake.tz).dt.date()
         in_period = forecasts.filter(local_day.is_between(start, end))
@@ -62,5 +70,9 @@ def scenario_report(context: dg.AssetExecutionContext, config: ReportConfig, lak
         write_report(html, target)
         write_chart_csv(chart_frames(data, tz=lake.tz), lake.reports / "data" / f"{spec.name}")
         written.append(target)
+    index = lake.reports / ("index.html" if lang == "fr" else f"index.{lang}.html")
+    write_report(render_index(specs, lang, input_hash=common["input_hash"], generated_at=common["generated_at"],
+                              synthetic=common["synthetic"]), index)
+    written.append(index)
     return dg.MaterializeResult(metadata={"reports": dg.MetadataValue.md("\n".join(f"- `{p}`" for p in written)),
                                           "lang": lang})

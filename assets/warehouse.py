@@ -43,5 +43,5 @@ def warehouse_tables(context: dg.AssetExecutionContext, lake: LakeResource, ware
         table = key.path[-1].removeprefix("warehouse_")
         pattern, mode = TABLES[table]
         frame = pl.read_parquet(lake.lake / pattern)
-        rows = warehouse.write(table, frame, mode, run_id=context.run_id, asset=key.to_user_string())
+        rows = warehouse.write(table, frame, mode, run_id=context.run.run_id, asset=key.to_user_string())
         yield dg.MaterializeResult(asset_key=key, metadata={"dagster/row_count": rows, "table": table})

@@ -197,11 +197,17 @@ def report(home: str | None, lang: str) -> None:
     """Write the scenario reports (HTML) from the warehouse."""
     s = _settings(home)
     materialize(s, ["scenario_report"], None, {"scenario_report": {"config": {"lang": lang}}})
-    _echo(f"Reports: {s.reports / 'index.html'}")
+    _echo(f"Reports: {s.reports / ('index.html' if lang == 'fr' else f'index.{lang}.html')}")
 
 
 def main() -> None:
     """Entry point: user errors print one clear message and exit 2."""
+    import warnings
+
+    from dagster_shared.utils.warnings import BetaWarning
+
+    # backfill_policy is beta in Dagster 1.13: a warning for developers, noise for a terminal user.
+    warnings.filterwarnings("ignore", category=BetaWarning)
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

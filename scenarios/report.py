@@ -249,6 +249,7 @@ def _atomic_write_bytes(path: Path, payload: bytes) -> Path:
             fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600: reports are meant to be served and shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -381,6 +382,9 @@ def _indicator_rows(data: ReportData, lang: str) -> list[dict]:
            .unique(["sensor_id", "mode", "direction", "period", "indicator"], keep="first"))
     latest = ind.group_by("sensor_id", "mode", "direction").agg(period=pl.col("period").max())
     ind = ind.join(latest, on=["sensor_id", "mode", "direction", "period"], how="semi")
+    # An urbanist reads both directions together ("all"); single directions stay in the warehouse.
+    summed = ind.filter(pl.col("direction") == "all")
+    ind = pl.concat([summed, ind.join(summed.select("sensor_id", "mode").unique(), on=["sensor_id", "mode"], how="anti")])
     names = _site_names(data)
     rows = []
     keys = ind.select("sensor_id", "mode", "direction", "period").unique().rows()
@@ -479,3 +483,26 @@ def render_scenario_report(data: ReportData, lang: str = "fr") -> str:
         "generated_at_iso": gen.isoformat(),
     }
     return _environment().get_template("scenario_report.html.j2").render(**ctx)
+
+
+INDEX_LABELS = {
+    "fr": {"title": "Scénarios de mobilité", "scenario": "Scénario", "period": "Période", "report": "Rapport",
+           "intro": "Chaque scénario applique des hypothèses d'aménagement à la prévision de référence.",
+           "input_hash": "Empreinte des données :", "generated_at": "Généré le"},
+    "en": {"title": "Mobility scenarios", "scenario": "Scenario", "period": "Period", "report": "Report",
+           "intro": "Each scenario applies planning hypotheses to the baseline forecast.",
+           "input_hash": "Input data hash:", "generated_at": "Generated on"},
+}
+
+
+def render_index(specs: list[ScenarioSpec], lang: str, *, input_hash: str, generated_at: dt.datetime,
+                 synthetic: bool = False) -> str:
+    """The reports' index page: one line per scenario, linking ``<name>.<lang>.html``."""
+    if lang not in INDEX_LABELS:
+        raise ValueError(f"unsupported report language {lang!r}; expected one of {sorted(INDEX_LABELS)}")
+    t = {**INDEX_LABELS[lang], "synthetic": LABELS[lang]["synthetic"], "synthetic_note": LABELS[lang]["synthetic_note"]}
+    entries = [{"title": s.title(lang), "href": f"{s.name}.{lang}.html",
+                "period": f"{format_date(s.period.start, lang)} – {format_date(s.period.end, lang)}"} for s in specs]
+    return _environment().get_template("index.html.j2").render(
+        lang=lang, t=t, entries=entries, synthetic=synthetic, input_hash=input_hash,
+        generated_at=generated_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))

@@ -1,0 +1,164 @@
+"""The whole graph, in-process, on a small slice of the demo town: values, files and the report."""
+
+import datetime as dt
+import html.parser
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from pipelines.cli import cli, demo_sources
+from sensors_io.demo_town import generate_demo_town
+from warehouse.engine import default_url, make_engine
+from warehouse.io import read_frame
+
+START, END = dt.date(2025, 1, 6), dt.date(2025, 4, 27)  # 16 weeks, with the seafront roadworks in March
+
+CANONICAL = {
+    "site_id": pl.String, "sensor_id": pl.String, "mode": pl.String, "direction": pl.String,
+    "start_utc": pl.Datetime("us", "UTC"), "interval_s": pl.Int32, "count": pl.Float64,
+    "source": pl.String, "source_file": pl.String,
+}
+OPTIONAL = {"speed_v85_kmh": pl.Float64, "occupancy_pct": pl.Float64, "uptime": pl.Float64}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, request) -> dict:
+    base = tmp_path_factory.mktemp("e2e")
+    home = base / "home"
+    mp = pytest.MonkeyPatch()
+    request.addfinalizer(mp.undo)
+    mp.setenv("MOBILITY_HOME", str(home))  # the CLI sets it; restore afterwards
+    town = generate_demo_town(base / "town", start=START, end=END, seed=11)
+    runner = CliRunner()
+    ingest = runner.invoke(cli, ["ingest", *map(str, demo_sources(town.out_dir)), "--home", str(home)])
+    assert ingest.exit_code == 0, ingest.output
+    run = runner.invoke(cli, ["run", "--home", str(home)])
+    assert run.exit_code == 0, run.output
+    return {"home": home, "town": town, "ingest": ingest.output, "run": run.output}
+
+
+def test_ingest_prints_an_accounting_that_holds(built) -> None:
+    out = built["ingest"]
+    assert "rows read = accepted + quarantined + duplicates: holds" in out
+    assert f"{built['town'].expected.height}" in out
+
+
+def test_canonical_counts_have_exactly_the_design_columns_and_types(built) -> None:
+    counts = pl.scan_parquet(built["home"] / "lake" / "counts" / "**" / "*.parquet")
+    assert counts.collect_schema() == pl.Schema({**CANONICAL, **OPTIONAL})
+    days = sorted(p.stem for p in (built["home"] / "lake" / "counts").glob("*.parquet"))
+    assert days[0] == START.isoformat() and days[-1] == END.isoformat() and len(days) == (END - START).days + 1
+
+
+def test_a_sensor_day_total_equals_what_the_generator_wrote(built) -> None:
+    day = dt.date(2025, 2, 12)
+    local = pl.col("start_utc").dt.convert_time_zone("Europe/Paris").dt.date()
+    expected = built["town"].expected.filter((pl.col("sensor_id") == "CPT-ALBERT-1ER") & (pl.col("mode") == "car")
+                                             & (local == day))["count"].sum()
+    counts = pl.read_parquet(built["home"] / "lake" / "counts" / f"{day}.parquet")
+    assert counts.filter((pl.col("sensor_id") == "CPT-ALBERT-1ER") & (pl.col("mode") == "car"))["count"].sum() == expected
+    daily = read_frame(make_engine(default_url(built["home"])), "daily_counts",
+                       where={"sensor_id": "CPT-ALBERT-1ER", "mode": "car", "day": day})
+    assert daily["count"].sum() == expected
+    assert daily["is_valid_day"].all()
+
+
+def test_the_roadworks_show_in_the_daily_totals(built) -> None:
+    truth = json.loads((built["town"].out_dir / "truth.json").read_text())
+    assert "closure" in json.dumps(truth)
+    daily = pl.read_parquet(built["home"] / "lake" / "daily" / "*.parquet").filter(
+        (pl.col("sensor_id") == "CPT-ALBERT-1ER") & (pl.col("mode") == "car"))
+    closed = daily.filter(pl.col("day").is_between(dt.date(2025, 3, 10), dt.date(2025, 3, 14)))["count"].sum()
+    before = daily.filter(pl.col("day").is_between(dt.date(2025, 2, 10), dt.date(2025, 2, 14)))["count"].sum()
+    assert 0.05 < closed / before < 0.2  # the generator keeps 10 % of the traffic
+
+
+class _Cells(html.parser.HTMLParser):
+    """TMJA cells of the report's indicator table: (sensor, data-value)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sensor: str | None = None
+        self.cells: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "tr" and "data-sensor" in a:
+            self.sensor = a["data-sensor"]
+        if tag == "td" and a.get("class") == "tmja" and self.sensor:
+            self.cells.append((self.sensor, a["data-value"]))
+
+
+def test_report_shows_the_tmja_of_the_warehouse(built) -> None:
+    report = (built["home"] / "reports" / "summer_peak.fr.html").read_text()
+    assert '<html lang="fr">' in report and "Données synthétiques" in report
+    parser = _Cells()
+    parser.feed(report)
+    assert len(parser.cells) >= 10
+    wh = read_frame(make_engine(default_url(built["home"])), "indicators",
+                    where={"indicator": "tmja", "direction": "all", "period": "2025"})
+    by_sensor = {}
+    for r in wh.iter_rows(named=True):
+        by_sensor.setdefault(r["sensor_id"], set()).add(r["value"])
+    for sensor, raw in parser.cells:
+        if raw:
+            assert float(raw) in by_sensor[sensor], (sensor, raw)
+    assert (built["home"] / "reports" / "index.html").exists()
+    assert (built["home"] / "reports" / "data" / "summer_peak" / "daily_totals.csv").exists()
+
+
+def test_forecasts_follow_the_contract_and_beat_seasonal_naive(built) -> None:
+    f = pl.read_parquet(built["home"] / "lake" / "forecasts" / "*.parquet")
+    assert f.columns == ["sensor_id", "mode", "direction", "start_utc", "yhat", "yhat_lower", "yhat_upper",
+                         "model", "cutoff_utc", "scenario"]
+    assert set(f["scenario"]) == {"baseline", "summer_peak"}
+    assert (f["yhat_lower"] >= 0).all() and (f["yhat_lower"] <= f["yhat"]).all() and (f["yhat"] <= f["yhat_upper"]).all()
+    scores = pl.read_parquet(built["home"] / "lake" / "forecast_scores" / "*.parquet").filter(pl.col("chosen"))
+    hgb = scores.filter(pl.col("model") == "hgb_poisson")
+    assert hgb.height > 0 and hgb["mase"].mean() < 1.0
+
+
+def test_a_second_run_gives_the_same_numbers(built) -> None:
+    engine = make_engine(default_url(built["home"]))
+    before = read_frame(engine, "indicators")
+    run = CliRunner().invoke(cli, ["run", "--home", str(built["home"])])
+    assert run.exit_code == 0, run.output
+    assert read_frame(make_engine(default_url(built["home"])), "indicators").equals(before)
+
+
+def _chromium() -> str:
+    import os
+    import shutil
+
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        msg = "headless Chromium not found (Debian package 'chromium'; `make test` installs it as root)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return exe
+
+
+@pytest.mark.parametrize("page", ["summer_peak.fr.html", "index.html"])
+def test_reports_render_in_headless_chromium(built, page: str, tmp_path: Path) -> None:
+    import subprocess
+
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,2400"]
+    url = (built["home"] / "reports" / page).as_uri()
+    shot = built["home"] / "reports" / "screenshots" / f"{Path(page).stem}.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([_chromium(), *flags, f"--screenshot={shot}", url], check=True, capture_output=True, timeout=120)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+    dom = subprocess.run([_chromium(), *flags, "--dump-dom", url], check=True, capture_output=True,
+                         timeout=120, text=True).stdout
+    assert "<h1>" in dom
+    if page.startswith("summer_peak"):
+        # Two charts, drawn: each inline SVG holds many path elements.
+        svgs = dom.split("<svg")[1:]
+        assert len(svgs) >= 2
+        assert all(s.count("<path") > 10 for s in svgs[:2])
