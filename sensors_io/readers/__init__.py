@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from sensors_io.schema import QUARANTINE_SCHEMA, ROW_KEY
+from collections.abc import Sequence
+
+from sensors_io.schema import QUARANTINE_SCHEMA, ROW_KEY, SITES_SCHEMA, ReadResult, empty_quarantine
 
 #: Accepts ``+02``, ``+0200``, ``+02:00`` offsets and optional fractional seconds (``%#z`` is lenient).
 ISO_OFFSET_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%#z"
@@ -89,6 +91,39 @@ def resolve_duplicates(
         reason=pl.format(REASON_CONFLICT + ": line {} kept (the last one)", pl.col("_kept_line")),
     )
     return kept, quarantine, n_duplicates
+
+
+def collapse_sites(frame: pl.DataFrame, source: str) -> pl.DataFrame:
+    """One row per ``site_id`` (first non-null name and position in file order), in SITES_SCHEMA."""
+    return (
+        frame.group_by("site_id", maintain_order=True)
+        .agg(pl.all().drop_nulls().first())
+        .with_columns(source=pl.lit(source))
+        .select(list(SITES_SCHEMA))
+        .cast(dict(SITES_SCHEMA))
+    )
+
+
+def finish_read(
+    accepted: pl.DataFrame,
+    quarantined: Sequence[pl.DataFrame],
+    *,
+    rows_read: int,
+    duplicates: int,
+    source: str,
+    sites: pl.DataFrame | None = None,
+) -> ReadResult:
+    """Assemble a reader's result (quarantine sorted by line) and check no row was lost or invented."""
+    result = ReadResult(
+        accepted=accepted,
+        quarantine=pl.concat([empty_quarantine(), *quarantined]).sort("line"),
+        rows_read=rows_read,
+        duplicates=duplicates,
+        source=source,
+        **({"sites": sites} if sites is not None else {}),
+    )
+    result.check_accounting()
+    return result
 
 
 # Imported after the shared helpers, which the reader modules use.

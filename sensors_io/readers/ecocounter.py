@@ -27,7 +27,7 @@ from pathlib import Path
 
 import polars as pl
 
-from sensors_io.readers import parse_iso_utc, quarantine_rows, resolve_duplicates
+from sensors_io.readers import collapse_sites, finish_read, parse_iso_utc, quarantine_rows, resolve_duplicates
 from sensors_io.readers.naive_csv import (
     count_problem,
     header_columns,
@@ -36,7 +36,7 @@ from sensors_io.readers.naive_csv import (
     read_csv_strings,
 )
 from sensors_io.readers.paris_loops import parse_lat_lon
-from sensors_io.schema import COUNTS_SCHEMA, SITES_SCHEMA, ReadResult, conform, empty_quarantine
+from sensors_io.schema import COUNTS_SCHEMA, ReadResult, conform
 
 SOURCE = "ecocounter"
 
@@ -127,23 +127,11 @@ def read_ecocounter(path: Path) -> ReadResult:
     sites = (
         good.sort("line")
         .select("site_id", site_name=pl.coalesce("site_name", "counter_name"), lat=lat, lon=lon)
-        .group_by("site_id", maintain_order=True)
-        .agg(pl.all().drop_nulls().first())
-        .with_columns(source=pl.lit(SOURCE))
-        .select(list(SITES_SCHEMA))
-        .cast(dict(SITES_SCHEMA))
+        .pipe(collapse_sites, SOURCE)
     )
 
-    result = ReadResult(
-        accepted=accepted.select(list(COUNTS_SCHEMA)),
-        quarantine=pl.concat([empty_quarantine(), rejected, conflicts]).sort("line"),
-        rows_read=rows_read,
-        duplicates=n_duplicates,
-        source=SOURCE,
-        sites=sites,
-    )
-    result.check_accounting()
-    return result
+    return finish_read(accepted.select(list(COUNTS_SCHEMA)), [rejected, conflicts],
+                       rows_read=rows_read, duplicates=n_duplicates, source=SOURCE, sites=sites)
 
 
 def _sniff(path: Path, head: str) -> str | None:

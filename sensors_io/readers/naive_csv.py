@@ -43,8 +43,8 @@ from pathlib import Path
 import polars as pl
 
 from sensors_io.errors import IngestError
-from sensors_io.readers import quarantine_rows, resolve_duplicates
-from sensors_io.schema import COUNTS_SCHEMA, ReadResult, conform, empty_quarantine
+from sensors_io.readers import finish_read, quarantine_rows, resolve_duplicates
+from sensors_io.schema import COUNTS_SCHEMA, ReadResult, conform
 
 SOURCE = "naive_csv"
 
@@ -263,15 +263,8 @@ def read_naive_csv(
     )
     kept, conflicts, n_duplicates = resolve_duplicates(good, source_file=source_file)
     accepted = conform(kept.sort("start_utc", "line")).collect()
-    result = ReadResult(
-        accepted=accepted.select(list(COUNTS_SCHEMA)),
-        quarantine=pl.concat([empty_quarantine(), rejected, conflicts]).sort("line"),
-        rows_read=rows_read,
-        duplicates=n_duplicates,
-        source=SOURCE,
-    )
-    result.check_accounting()
-    return result
+    return finish_read(accepted.select(list(COUNTS_SCHEMA)), [rejected, conflicts],
+                       rows_read=rows_read, duplicates=n_duplicates, source=SOURCE)
 
 
 def _sniff(path: Path, head: str) -> str | None:

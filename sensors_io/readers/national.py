@@ -31,8 +31,8 @@ from typing import NamedTuple
 import polars as pl
 
 from sensors_io.errors import IngestError
-from sensors_io.readers import parse_iso_utc, quarantine_rows, resolve_duplicates
-from sensors_io.schema import COUNTS_SCHEMA, SITES_SCHEMA, ReadResult, conform, empty_quarantine
+from sensors_io.readers import finish_read, parse_iso_utc, quarantine_rows, resolve_duplicates
+from sensors_io.schema import COUNTS_SCHEMA, SITES_SCHEMA, ReadResult, conform
 
 SOURCE = "national_schema"
 
@@ -314,15 +314,5 @@ def read_national_schema(measure: Path, channel: Path | None = None, site: Path 
     )
     kept, conflicts, n_duplicates = resolve_duplicates(good, source_file=source_file)
     accepted = conform(kept.sort("line")).collect()
-    quarantine = pl.concat([empty_quarantine(), rejected, conflicts]).sort("line")
-
-    result = ReadResult(
-        accepted=accepted.select(list(COUNTS_SCHEMA)),
-        quarantine=quarantine,
-        rows_read=rows_read,
-        duplicates=n_duplicates,
-        source=SOURCE,
-        sites=_sites(Path(site) if site is not None else None),
-    )
-    result.check_accounting()
-    return result
+    return finish_read(accepted.select(list(COUNTS_SCHEMA)), [rejected, conflicts], rows_read=rows_read,
+                       duplicates=n_duplicates, source=SOURCE, sites=_sites(Path(site) if site is not None else None))

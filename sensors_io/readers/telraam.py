@@ -35,7 +35,7 @@ from typing import Any
 import polars as pl
 
 from sensors_io.errors import IngestError
-from sensors_io.readers import parse_iso_utc, quarantine_rows, resolve_duplicates
+from sensors_io.readers import finish_read, parse_iso_utc, quarantine_rows, resolve_duplicates
 from sensors_io.schema import COUNTS_SCHEMA, SITES_SCHEMA, ReadResult, conform, empty_quarantine
 
 SOURCE = "telraam"
@@ -216,13 +216,5 @@ def read_telraam_json(path: Path, devices: Path | None = None) -> ReadResult:
         schema=SITES_SCHEMA,
     )
 
-    result = ReadResult(
-        accepted=accepted.select(*COUNTS_SCHEMA, "speed_v85_kmh", "uptime"),
-        quarantine=pl.concat([quarantine, conflicts]).sort("line"),
-        rows_read=rows_read,
-        duplicates=n_duplicates,
-        source=SOURCE,
-        sites=sites,
-    )
-    result.check_accounting()
-    return result
+    return finish_read(accepted.select(*COUNTS_SCHEMA, "speed_v85_kmh", "uptime"), [quarantine, conflicts],
+                       rows_read=rows_read, duplicates=n_duplicates, source=SOURCE, sites=sites)
