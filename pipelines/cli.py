@@ -160,21 +160,29 @@ def demo(home: str | None, seed: int) -> None:
 @click.option("--format", "fmt", default=None, help="Skip auto-detection and read every file with this reader.")
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False), default=None,
               help="A YAML mapping file for a CSV layout the readers do not know (see the README).")
-@click.option("--tz", default=None, help="Time zone of naive timestamps (default: the town's, Europe/Paris).")
+@click.option("--tz", default=None,
+              help="Time zone of naive timestamps (default: the town's, Europe/Paris; the UCI file: America/Chicago).")
 def ingest(home: str | None, paths: tuple[str, ...], fmt: str | None, mapping: str | None, tz: str | None) -> None:
     """Read sensor exports (files or folders) into the lake, then rebuild the days they cover."""
     from sensors_io.staging import stage_paths
 
     s = _settings(home)
-    if mapping or tz:
-        raise click.ClickException("--mapping and --tz arrive with the readers issue (#3); not available yet")
-    report = stage_paths([Path(p) for p in paths], s.lake, tz=s.tz, fmt=fmt)
+    if mapping:
+        raise click.ClickException("--mapping (CSV layouts described in YAML) is not available yet: see the README")
+    report = stage_paths([Path(p) for p in paths], s.lake, tz=s.tz, fmt=fmt, naive_tz=tz)
     _print_accounting(report)
     from pipelines.jobs import INGEST_ASSETS
     from pipelines.sensors import clip_to_partitions
 
     span = report.day_range()
     keys = clip_to_partitions(*span) if span else None
+    if span and keys is None:
+        from pipelines.partitions import daily_partitions
+
+        raise click.ClickException(
+            f"the data covers {span[0]} → {span[1]}, outside the daily partitions (from "
+            f"{daily_partitions.start:%Y-%m-%d} to yesterday): set MOBILITY_PARTITIONS_START to an earlier date"
+            " and run the command again (what was read is kept)")
     if keys:
         _echo(f"Rebuilding counts and quality flags for {keys[0]} → {keys[1]} …")
         materialize(s, INGEST_ASSETS, keys)

@@ -197,8 +197,16 @@ def _expand(paths: Iterable[Path]) -> list[tuple[Path, bool]]:
     return out
 
 
-def discover(paths: Sequence[Path], fmt: str | None = None) -> list[Source]:
-    """Turn files and folders into sources to read (rules in the module docstring)."""
+#: Formats whose timestamps carry no offset: the user's ``--tz`` is passed to their reader.
+NAIVE_TIME_FORMATS = frozenset({"naive_csv"})
+
+
+def discover(paths: Sequence[Path], fmt: str | None = None, tz: str | None = None) -> list[Source]:
+    """Turn files and folders into sources to read (rules in the module docstring).
+
+    ``tz`` is the time zone of naive timestamps (``mobility ingest --tz``); sources whose stamps carry
+    an offset or are UTC ignore it.
+    """
     _register_optional()
     if fmt is not None and fmt not in FORMATS:
         raise IngestError("--format", f"one of {', '.join(FORMATS)}", found=fmt)
@@ -232,7 +240,8 @@ def discover(paths: Sequence[Path], fmt: str | None = None) -> list[Source]:
         else:
             files = (path,)
         consumed.update(f.resolve() for f in files[1:])
-        sources.append(Source(name, files))
+        options = (("tz", tz),) if tz is not None and name in NAIVE_TIME_FORMATS else ()
+        sources.append(Source(name, files, options))
 
     for path, explicit, name, role in sniffed:
         if role != DATA and explicit and path.resolve() not in consumed:

@@ -117,9 +117,9 @@ def _write_manifest(lake: Path, entries: list[dict]) -> None:
     os.replace(tmp, path)
 
 
-def source_key(fmt: str, files: Sequence[Path]) -> str:
-    """SHA-256 of the format, the staging version and every file's bytes (names do not matter)."""
-    h = hashlib.sha256(f"{fmt}\0{STAGING_VERSION}\0".encode())
+def source_key(fmt: str, files: Sequence[Path], options: Sequence[tuple[str, object]] = ()) -> str:
+    """SHA-256 of the format, its reader options, the staging version and every file's bytes (names do not matter)."""
+    h = hashlib.sha256(f"{fmt}\0{sorted(options)!r}\0{STAGING_VERSION}\0".encode())
     for f in files:
         with open(f, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -143,7 +143,7 @@ def stage_sources(sources: Sequence, lake: Path, tz: str = "Europe/Paris") -> In
         known = {e["key"]: e for e in manifest}
         for src in sources:
             files = [Path(f) for f in src.files]
-            key = source_key(src.format, files)
+            key = source_key(src.format, files, getattr(src, "options", ()))
             if key in known:
                 entry = dict(known[key])
                 entry.pop("seq", None)
@@ -187,9 +187,11 @@ def stage_sources(sources: Sequence, lake: Path, tz: str = "Europe/Paris") -> In
 
 def stage_paths(
     paths: Sequence[Path], lake: Path, *, tz: str = "Europe/Paris", fmt: str | None = None,
-    tolerant: bool = False,
+    tolerant: bool = False, naive_tz: str | None = None,
 ) -> IngestReport:
     """Discover the sources under ``paths`` (files or folders) and stage them.
+
+    ``tz`` is the town's zone (local days); ``naive_tz`` the zone of sources without offsets (``--tz``).
 
     With ``tolerant`` (the landing folder), each top-level entry is discovered on its own and one
     unreadable entry is reported in the result instead of stopping the others.
@@ -197,13 +199,13 @@ def stage_paths(
     from sensors_io.detect import discover
 
     if not tolerant:
-        return stage_sources(discover([Path(p) for p in paths], fmt), lake, tz)
+        return stage_sources(discover([Path(p) for p in paths], fmt, naive_tz), lake, tz)
     sources, failed = [], []
     for entry in (c for p in map(Path, paths) for c in (sorted(p.iterdir()) if p.is_dir() else [p])):
         if entry.name.startswith("."):
             continue
         try:
-            sources += discover([entry], fmt)
+            sources += discover([entry], fmt, naive_tz)
         except IngestError as exc:
             failed.append(SourceReport(key="", format="unknown", files=[str(entry)], error=str(exc)))
     report = stage_sources(sources, lake, tz)

@@ -1,0 +1,53 @@
+"""The `mobility` command as a user meets it: time zones, clear errors, exit codes."""
+
+import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from pipelines.cli import cli
+
+
+@pytest.fixture
+def runner(monkeypatch, home: Path) -> CliRunner:
+    monkeypatch.setenv("MOBILITY_HOME", str(home))  # the CLI exports it; restored after the test
+    return CliRunner()
+
+
+def test_tz_applies_to_naive_timestamps(runner: CliRunner, home: Path, tmp_path: Path) -> None:
+    f = tmp_path / "counts.csv"
+    f.write_text("date_time,traffic_volume\n2025-01-06 08:00:00,120\n2025-01-06 09:00:00,150\n")
+    res = runner.invoke(cli, ["ingest", str(f), "--home", str(home), "--tz", "Europe/Paris"])
+    assert res.exit_code == 0, res.output
+    counts = pl.read_parquet(home / "lake" / "counts" / "2025-01-06.parquet")
+    assert counts.select("start_utc", "count").rows() == [
+        (dt.datetime(2025, 1, 6, 7, tzinfo=dt.UTC), 120.0),  # 08:00 in Paris (UTC+1) = 07:00Z
+        (dt.datetime(2025, 1, 6, 8, tzinfo=dt.UTC), 150.0),
+    ]
+    # The same file read in another zone is another source: it is staged again, not skipped.
+    res = runner.invoke(cli, ["ingest", str(f), "--home", str(home), "--tz", "America/Chicago"])
+    assert res.exit_code == 0 and "already ingested" not in res.output
+
+
+def test_history_before_the_partitions_says_which_setting_to_change(runner: CliRunner, home: Path, shared_data: Path) -> None:
+    res = runner.invoke(cli, ["ingest", str(shared_data / "uci_metro_interstate"), "--home", str(home)])
+    assert res.exit_code == 1
+    # Local days of the town (Europe/Paris): the last row, 2018-09-30 23:00 in Chicago, is 1 October in Paris.
+    assert "2012-10-02 → 2018-10-01" in res.output and "MOBILITY_PARTITIONS_START" in res.output
+    assert "48204" in res.output  # the accounting was printed first: nothing read is lost
+
+
+def test_an_unknown_file_exits_2_and_lists_the_formats(tmp_path: Path, home: Path) -> None:
+    bad = tmp_path / "export.csv"
+    bad.write_text("foo;bar\n1;2\n")
+    exe = Path(sys.executable).with_name("mobility")
+    res = subprocess.run([str(exe), "ingest", str(bad), "--home", str(home)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2
+    assert str(bad) in res.stderr and "line 1" in res.stderr
+    for name in ("national_schema", "telraam", "paris_loops", "ecocounter", "naive_csv", "--mapping"):
+        assert name in res.stderr
+    assert "Traceback" not in res.stderr
