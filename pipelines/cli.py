@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -13,16 +12,10 @@ from pipelines.settings import Settings, load_settings
 
 def _user_errors() -> tuple[type[Exception], ...]:
     from scenarios.calendars import CalendarCoverageError
+    from scenarios.spec import ScenarioFileError
     from sensors_io.errors import IngestError
 
-    errors: list[type[Exception]] = [IngestError, CalendarCoverageError]
-    try:
-        from scenarios.spec import ScenarioFileError
-
-        errors.append(ScenarioFileError)
-    except ImportError:  # pragma: no cover - scenarios.spec always ships
-        pass
-    return tuple(errors)
+    return IngestError, CalendarCoverageError, ScenarioFileError
 
 
 #: The synthetic town's exports live beside the landing folder: its truth.json is not sensor data.
@@ -39,10 +32,7 @@ def _echo(msg: str) -> None:
 
 
 def _settings(home: str | None) -> Settings:
-    s = load_settings(home)
-    # Dagster's definitions read the environment: keep one source of truth for this process.
-    os.environ["MOBILITY_HOME"] = str(s.home)
-    return s
+    return load_settings(home)
 
 
 def materialize(settings: Settings, selection: list[str] | None, days: tuple[str, str] | None,
@@ -50,25 +40,24 @@ def materialize(settings: Settings, selection: list[str] | None, days: tuple[str
     """Materialize assets in-process (all, or ``selection``) over the partition keys ``days``."""
     import dagster as dg
 
-    from pipelines.definitions import defs
+    import assets
+    from pipelines.resources import build_resources
 
-    d = defs()
-    graph = d.resolve_asset_graph()
-    keys = [k for k in graph.get_all_asset_keys() if selection is None or k.to_user_string() in selection]
-    partitioned = [k for k in keys if graph.get(k).partitions_def is not None]
+    # The same assets as the code location, with resources bound to this home (not the environment's).
+    asset_defs = dg.load_assets_from_package_module(assets)
+    all_keys = [k for a in asset_defs for k in a.keys]
+    keys = [k for k in all_keys if selection is None or k.to_user_string() in selection]
+    partitioned = {k for a in asset_defs if a.partitions_def is not None for k in a.keys}
     if days is None:
         keys = [k for k in keys if k not in partitioned]
-    tags = {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[1]} if days and partitioned else {}
-    unique: list = []
-    for k in graph.get_all_asset_keys():  # a multi-asset appears once however many keys it has
-        a = d.resolve_assets_def(k)
-        if all(a is not b for b in unique):
-            unique.append(a)
+    tags = ({"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[1]}
+            if days and partitioned.intersection(keys) else {})
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize(
-            unique,
+            asset_defs,
             selection=keys,
             instance=instance,
+            resources=build_resources(settings),
             tags=tags,
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}, "ops": ops_config or {}},

@@ -25,12 +25,9 @@ OPTIONAL = {"speed_v85_kmh": pl.Float64, "occupancy_pct": pl.Float64, "uptime": 
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, request) -> dict:
+def built(tmp_path_factory) -> dict:
     base = tmp_path_factory.mktemp("e2e")
     home = base / "home"
-    mp = pytest.MonkeyPatch()
-    request.addfinalizer(mp.undo)
-    mp.setenv("MOBILITY_HOME", str(home))  # the CLI sets it; restore afterwards
     town = generate_demo_town(base / "town", start=START, end=END, seed=11)
     runner = CliRunner()
     ingest = runner.invoke(cli, ["ingest", *map(str, demo_sources(town.out_dir)), "--home", str(home)])

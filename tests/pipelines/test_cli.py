@@ -13,8 +13,7 @@ from pipelines.cli import cli
 
 
 @pytest.fixture
-def runner(monkeypatch, home: Path) -> CliRunner:
-    monkeypatch.setenv("MOBILITY_HOME", str(home))  # the CLI exports it; restored after the test
+def runner() -> CliRunner:
     return CliRunner()
 
 
