@@ -81,7 +81,8 @@ def _number(value: Any) -> tuple[float | None, str | None]:
 
 def find_devices_file(path: Path) -> Path | None:
     """``devices.json`` in the file's folder or up to two folders above (collector layout)."""
-    for folder in list(Path(path).resolve().parents)[:3]:
+    # absolute(), not resolve(): keep the path as the user gave it (a symlinked data folder stays itself).
+    for folder in list(Path(path).absolute().parents)[:3]:
         candidate = folder / DEVICES_FILE
         if candidate.is_file():
             return candidate
