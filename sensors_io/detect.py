@@ -2,7 +2,9 @@
 
 Rules:
 
-- Recognition sniffs the first bytes (BOM-tolerant): the CSV header line, or JSON keys near the start.
+- Recognition sniffs the first bytes (BOM-tolerant, UTF-8 else cp1252): the CSV header line, or JSON keys
+  near the start. A binary file (PNG, ZIP, NUL bytes…) is an error; so is an unrecognised header that has
+  most of a format's required columns (the error names the first missing one).
 - A folder is read recursively (hidden files and folders skipped). Files that are not data are skipped:
   README*, LICENSE*, CHANGELOG*, ``schema.json``, ``datapackage.json``, and extensions other than
   ``.csv``/``.json``/``.txt``/``.tsv``.
@@ -21,8 +23,17 @@ from pathlib import Path
 from typing import Any
 
 from sensors_io.errors import IngestError
-from sensors_io.readers.national import find_national_siblings, read_national_schema
-from sensors_io.readers.telraam import DEVICES_FILE, find_devices_file, read_telraam_json
+from sensors_io.readers import TEXT_EXPECTED, binary_kind, decode_head
+from sensors_io.readers.national import (
+    MEASURE_REQUIRED,
+    find_national_siblings,
+    read_national_schema,
+)
+from sensors_io.readers.telraam import (
+    DEVICES_FILE,
+    find_devices_file,
+    read_telraam_json,
+)
 from sensors_io.schema import ReadResult
 
 #: Roles a recognised file can play: the data itself, or metadata consumed by a data file.
@@ -42,6 +53,9 @@ class Format:
     reader: Callable[..., ReadResult]
     #: ``sniff(path, head) -> role`` ("data", a metadata role such as "channel", or None if not this format).
     sniff: Callable[[Path, str], str | None]
+    #: Header columns the data file must have (CSV formats): an unrecognised header holding most of them
+    #: is reported as this format with the first missing column named.
+    required: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,10 +72,14 @@ class Source:
 
 
 def _head(path: Path) -> str:
-    """The first bytes of a file as text, without a BOM."""
+    """The first bytes of a file as text (UTF-8, else cp1252), without a BOM; IngestError for binary data."""
     with open(path, "rb") as fh:
         raw = fh.read(SNIFF_BYTES)
-    return raw.decode("utf-8-sig", errors="replace")
+    kind = binary_kind(raw)
+    if kind is not None:
+        raise IngestError(path, TEXT_EXPECTED, line=1, found=kind,
+                          hint="Was a file of another kind renamed to .csv/.json?")
+    return decode_head(raw)
 
 
 def _header_columns(head: str) -> set[str]:
@@ -88,6 +106,8 @@ def _sniff_telraam(path: Path, head: str) -> str | None:
         return None
     if '"segment_id"' in head and ('"uptime"' in head or '"car_lft"' in head):
         return DATA
+    if all(f'"{key}"' in head for key in ("device_id", "month", "data")):
+        return DATA  # the collector's monthly file, even with no items (the reader says so)
     if path.name == DEVICES_FILE or '"totalDataPoints"' in head:
         return "devices"
     return None
@@ -108,6 +128,7 @@ FORMATS: dict[str, Format] = {
         "French national schema « comptage des mobilités » v0.2.x: measure CSV + channel (+ site) CSVs",
         _read_national,
         _sniff_national,
+        MEASURE_REQUIRED,
     ),
     "telraam": Format(
         "telraam",
@@ -138,7 +159,36 @@ def _formats_list() -> str:
     return "; ".join(f"{f.name} ({f.description})" for f in FORMATS.values())
 
 
+def _near_miss(path: Path, head: str) -> IngestError | None:
+    """An error naming the missing column when the header has most of one format's required columns."""
+    cols = _header_columns(head)
+    best: tuple[int, Format, list[str]] | None = None
+    for f in FORMATS.values():
+        if not f.required:
+            continue
+        present = [c for c in f.required if c.lower() in cols]
+        missing = [c for c in f.required if c.lower() not in cols]
+        if missing and 2 * len(present) >= len(f.required) and (best is None or len(present) > best[0]):
+            best = (len(present), f, missing)
+    if best is None:
+        return None
+    _, f, missing = best
+    return IngestError(
+        path,
+        f"the {f.name} columns {', '.join(f.required)}",
+        line=1,
+        column=missing[0],
+        found=head.splitlines()[0][:200],
+        hint="Is this the right format? Otherwise use --format NAME or --mapping FILE "
+        '(see the README, "Mapping files")',
+    )
+
+
 def _unknown(path: Path, found: str | None = None) -> IngestError:
+    head = _head(path)
+    near = _near_miss(path, head) if head.strip() else None
+    if near is not None:
+        return near
     return IngestError(
         path,
         f"one of the known formats: {_formats_list()}",
@@ -169,7 +219,7 @@ def detect_format(path: Path) -> str:
     found = _sniff(path, None)
     if found is None:
         head = _head(path)
-        raise _unknown(path, found=head.splitlines()[0][:120] if head else "an empty file")
+        raise _unknown(path, found=head.splitlines()[0][:120] if head.strip() else "an empty file")
     return found[0]
 
 

@@ -2,7 +2,7 @@
 
 Rules:
 
-- File: ``;``-delimited UTF-8 (BOM and CRLF tolerated), rows in any order; columns matched
+- File: ``;``-delimited (``,`` sniffed too) UTF-8 (BOM and CRLF tolerated, cp1252 fallback), rows in any order; columns matched
   case-insensitively. Required: ``Identifiant du compteur``, ``Comptage horaire``,
   ``Date et heure de comptage``. Optional: ``Nom du compteur``, ``Identifiant du site de comptage``,
   ``Nom du site de comptage``, ``Coordonnées géographiques``; other columns (photos, …) are ignored.
@@ -15,7 +15,8 @@ Rules:
   offsets); ``interval_s`` = 3600. A stamp without an offset is quarantined (its instant is ambiguous).
 - ``count`` = ``Comptage horaire``; empty → null (not measured), ``0`` stays 0, decimal comma accepted.
 - Quarantined (first failing check wins): empty counter id; empty or unparseable timestamp;
-  non-numeric/non-finite or negative count. ``line`` = 1-based physical line (header = 1).
+  non-numeric/non-finite or negative count; a start after now + 1 day (shared
+  :func:`~sensors_io.readers.split_future`). ``line`` = 1-based physical line (header = 1).
 - Duplicates: the shared rule of :mod:`sensors_io.readers` (keep the last line).
 - Sites: one per site id, ``site_name`` = ``Nom du site de comptage`` (else the counter name),
   ``lat``/``lon`` from ``Coordonnées géographiques`` (``"lat,lon"``), first non-null in file order.
@@ -27,7 +28,14 @@ from pathlib import Path
 
 import polars as pl
 
-from sensors_io.readers import collapse_sites, finish_read, parse_iso_utc, quarantine_rows, resolve_duplicates
+from sensors_io.readers import (
+    collapse_sites,
+    finish_read,
+    parse_iso_utc,
+    quarantine_rows,
+    resolve_duplicates,
+    split_future,
+)
 from sensors_io.readers.naive_csv import (
     count_problem,
     header_columns,
@@ -111,6 +119,7 @@ def read_ecocounter(path: Path) -> ReadResult:
     rows = good.select(
         "line",
         "site_id",
+        "time_raw",
         sensor_id="counter",
         mode=pl.lit("bike"),
         direction=direction_from_name(pl.col("counter_name")),
@@ -120,6 +129,7 @@ def read_ecocounter(path: Path) -> ReadResult:
         source=pl.lit(SOURCE),
         source_file=pl.lit(source_file),
     )
+    rows, future = split_future(rows, source_file=source_file, column=COL_TIME, value="time_raw")
     kept, conflicts, n_duplicates = resolve_duplicates(rows, source_file=source_file)
     accepted = conform(kept.sort("sensor_id", "start_utc", "line")).collect()
 
@@ -130,7 +140,7 @@ def read_ecocounter(path: Path) -> ReadResult:
         .pipe(collapse_sites, SOURCE)
     )
 
-    return finish_read(accepted.select(list(COUNTS_SCHEMA)), [rejected, conflicts],
+    return finish_read(accepted.select(list(COUNTS_SCHEMA)), [rejected, future, conflicts],
                        rows_read=rows_read, duplicates=n_duplicates, source=SOURCE, sites=sites)
 
 
@@ -151,6 +161,7 @@ def _format():
         "Eco-Counter hourly CSV from French portals (';', Identifiant du compteur, Comptage horaire)",
         _read,
         _sniff,
+        REQUIRED,
     )
 
 

@@ -23,12 +23,14 @@ Rules:
     written twice, not two hours, and the copy is counted as a duplicate.
 
 - Counts: empty → null (not measured); ``0`` stays 0; decimals kept. Quarantined (first failing check
-  wins): empty or unparseable stamp, non-numeric or non-finite count, negative count. ``line`` is the
+  wins): empty or unparseable stamp, non-numeric or non-finite count, negative count, a stamp after
+  now + 1 day (shared :func:`~sensors_io.readers.split_future`). ``line`` is the
   1-based physical line (header = 1).
 - Duplicates (same UTC hour after the rule above): the shared rule of :mod:`sensors_io.readers`: the last
   line is kept; earlier rows with the same count are ``duplicates``, with another count quarantined
   (``conflicting duplicate``).
-- A file without the time or count column (or not readable as UTF-8 CSV) raises
+- Files are UTF-8 (BOM tolerated) or cp1252 (shared rules of :mod:`sensors_io.readers`).
+- A file without the time or count column (or not readable as a CSV) raises
   :class:`~sensors_io.errors.IngestError` naming the file, line 1 and the missing column.
 
 This module also holds the CSV helpers shared by the ``;``-delimited French readers
@@ -43,7 +45,14 @@ from pathlib import Path
 import polars as pl
 
 from sensors_io.errors import IngestError
-from sensors_io.readers import finish_read, quarantine_rows, resolve_duplicates
+from sensors_io.readers import (
+    decode_head,
+    finish_read,
+    quarantine_rows,
+    resolve_duplicates,
+    split_future,
+)
+from sensors_io.readers import read_csv_strings as shared_read_csv_strings
 from sensors_io.schema import COUNTS_SCHEMA, ReadResult, conform
 
 SOURCE = "naive_csv"
@@ -80,7 +89,7 @@ def header_line(path: Path) -> str:
     """The first line of a file (BOM removed, undecodable bytes replaced)."""
     with open(path, "rb") as fh:
         raw = fh.read(SNIFF_BYTES)
-    text = raw.decode("utf-8-sig", errors="replace")
+    text = decode_head(raw)
     return text.splitlines()[0] if text else ""
 
 
@@ -96,39 +105,12 @@ def read_csv_strings(
 ) -> pl.DataFrame:
     """Read a CSV with every column as String, names normalised (:func:`normalise_name`), plus ``line``.
 
-    The separator is sniffed from the header (``;`` or ``,``). ``line`` is the 1-based physical line
-    (header = 1), exact unless a quoted field spans lines. ``required`` are column names as the source
-    writes them; a missing one raises IngestError naming the file, line 1 and that column.
+    The shared reader :func:`sensors_io.readers.read_csv_strings`: UTF-8 (BOM tolerated) or cp1252, the
+    separator sniffed from the header (``;`` or ``,``), ``line`` the 1-based physical line (header = 1).
+    ``required`` are column names as the source writes them; a missing one raises IngestError naming the
+    file, line 1 and that column; so do an empty file, a header only, and a line with a wrong field count.
     """
-    first = header_line(path)
-    sep = ";" if first.count(";") > first.count(",") else ","
-    try:
-        frame = pl.read_csv(
-            path,
-            separator=sep,
-            infer_schema=False,
-            row_index_name="line",
-            row_index_offset=2,  # header is line 1
-            with_column_names=lambda cols: [normalise_name(c) for c in cols],
-            raise_if_empty=True,
-        )
-    except pl.exceptions.NoDataError as exc:
-        raise IngestError(path, f"a {what} CSV with a header line", line=1, found="an empty file") from exc
-    except (pl.exceptions.PolarsError, UnicodeDecodeError, OSError) as exc:
-        raise IngestError(
-            path, f"a readable UTF-8 {what} CSV ('{sep}' delimited)", found=str(exc).splitlines()[0] if str(exc) else None
-        ) from exc
-    missing = [c for c in required if normalise_name(c) not in frame.columns]
-    if missing:
-        raise IngestError(
-            path,
-            f"the {what} columns {', '.join(required)}",
-            line=1,
-            column=missing[0],
-            found=first[:200],
-            hint=hint or "Is this the right format? Otherwise use --format NAME or --mapping FILE",
-        )
-    return frame.with_columns(pl.col("line").cast(pl.Int64))
+    return shared_read_csv_strings(path, required, what, normalise=normalise_name, hint=hint)
 
 
 def optional_column(frame: pl.DataFrame, name: str) -> pl.Expr:
@@ -251,6 +233,7 @@ def read_naive_csv(
     good = frame.filter(pl.col("_bad").is_null())
     good = good.select(
         "line",
+        "time_raw",
         site_id=pl.lit(sensor_id),
         sensor_id=pl.lit(sensor_id),
         mode=pl.lit(mode),
@@ -261,9 +244,10 @@ def read_naive_csv(
         source=pl.lit(SOURCE),
         source_file=pl.lit(source_file),
     )
+    good, future = split_future(good, source_file=source_file, column=time_column, value="time_raw")
     kept, conflicts, n_duplicates = resolve_duplicates(good, source_file=source_file)
     accepted = conform(kept.sort("start_utc", "line")).collect()
-    return finish_read(accepted.select(list(COUNTS_SCHEMA)), [rejected, conflicts],
+    return finish_read(accepted.select(list(COUNTS_SCHEMA)), [rejected, future, conflicts],
                        rows_read=rows_read, duplicates=n_duplicates, source=SOURCE)
 
 
@@ -284,6 +268,7 @@ def _format():
         "Long hourly CSV with naive local timestamps (date_time, traffic_volume; UCI I-94 layout), --tz ZONE",
         _read,
         _sniff,
+        ("date_time", "traffic_volume"),
     )
 
 

@@ -17,10 +17,12 @@ Rules (see shared/docs/INDICATORS.md §5 and the data README):
 - ``count``: empty → null (not measured), ``0`` stays 0, decimals kept.
 - Quarantined (one row per measure line, first failing check wins): missing/unknown ``channel_id``,
   unparseable ``start_datetime``/``end_datetime``, end not after start, no end and no ``time_step``,
-  non-numeric, non-finite or negative ``count``. ``line`` is the 1-based record number + 1 (header = 1),
+  non-numeric, non-finite or negative ``count``, ``start_datetime`` after now + 1 day (the shared
+  :func:`~sensors_io.readers.split_future`). ``line`` is the 1-based record number + 1 (header = 1),
   which is the physical line unless a quoted field spans lines.
 - Duplicates: the shared rule of :mod:`sensors_io.readers` (keep the last line).
 - ``rows_read`` = data records of the measure file.
+- Files: UTF-8 (BOM tolerated) or cp1252, ``,`` (the schema's) or ``;`` delimited; see :mod:`sensors_io.readers`.
 """
 
 from __future__ import annotations
@@ -31,7 +33,14 @@ from typing import NamedTuple
 import polars as pl
 
 from sensors_io.errors import IngestError
-from sensors_io.readers import finish_read, parse_iso_utc, quarantine_rows, resolve_duplicates
+from sensors_io.readers import (
+    finish_read,
+    parse_iso_utc,
+    quarantine_rows,
+    read_csv_strings,
+    resolve_duplicates,
+    split_future,
+)
 from sensors_io.schema import COUNTS_SCHEMA, SITES_SCHEMA, ReadResult, conform
 
 SOURCE = "national_schema"
@@ -135,31 +144,17 @@ def find_national_siblings(measure_path: Path) -> NationalSiblings:
 
 
 def _read_strings(path: Path, required: tuple[str, ...], what: str) -> pl.DataFrame:
-    """Read a CSV with every column as String (empty → null); raise IngestError if it is unreadable."""
-    try:
-        frame = pl.read_csv(
-            path,
-            infer_schema=False,
-            row_index_name="line",
-            row_index_offset=2,  # header is line 1
-            with_column_names=lambda cols: [c.strip().lower() for c in cols],
-            raise_if_empty=True,
-        )
-    except pl.exceptions.NoDataError as exc:
-        raise IngestError(path, f"a {what} CSV with a header line", line=1, found="an empty file") from exc
-    except (pl.exceptions.ComputeError, pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
-        raise IngestError(path, f"a readable UTF-8 {what} CSV (',' delimited)", found=str(exc).splitlines()[0]) from exc
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise IngestError(
-            path,
-            f"the national schema {what} columns {', '.join(required)}",
-            line=1,
-            column=missing[0],
-            found=",".join(c for c in frame.columns if c != "line"),
-            hint="Is this a national-schema file? Otherwise use --format NAME or --mapping FILE",
-        )
-    return frame.with_columns(pl.col("line").cast(pl.Int64))
+    """Read a CSV with every column as String (empty → null); raise IngestError if it is unreadable.
+
+    Decoding (UTF-8, else cp1252), the ``,``/``;`` delimiter and structural checks are the shared ones
+    (:func:`sensors_io.readers.read_csv_strings`).
+    """
+    return read_csv_strings(
+        path,
+        required,
+        f"national schema {what}",
+        hint="Is this a national-schema file? Otherwise use --format NAME or --mapping FILE",
+    )
 
 
 def _channels(path: Path) -> pl.DataFrame:
@@ -300,6 +295,7 @@ def read_national_schema(measure: Path, channel: Path | None = None, site: Path 
 
     good = frame.filter(pl.col("_bad").is_null()).select(
         "line",
+        "start_raw",
         site_id=pl.col("ch_site_id"),
         sensor_id=pl.when(pl.col("qualify"))
         .then(pl.format("{}:{}", pl.coalesce("counter_id", "ch_site_id"), pl.col("channel_id")))
@@ -312,7 +308,8 @@ def read_national_schema(measure: Path, channel: Path | None = None, site: Path 
         source=pl.lit(SOURCE),
         source_file=pl.lit(source_file),
     )
+    good, future = split_future(good, source_file=source_file, column="start_datetime", value="start_raw")
     kept, conflicts, n_duplicates = resolve_duplicates(good, source_file=source_file)
     accepted = conform(kept.sort("line")).collect()
-    return finish_read(accepted.select(list(COUNTS_SCHEMA)), [rejected, conflicts], rows_read=rows_read,
+    return finish_read(accepted.select(list(COUNTS_SCHEMA)), [rejected, future, conflicts], rows_read=rows_read,
                        duplicates=n_duplicates, source=SOURCE, sites=_sites(Path(site) if site is not None else None))

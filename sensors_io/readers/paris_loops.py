@@ -2,7 +2,7 @@
 
 Rules (see the data README and the publisher's 2019 notice):
 
-- File: ``;``-delimited UTF-8 (BOM tolerated), rows in any order; columns matched case-insensitively.
+- File: ``;``-delimited (``,`` sniffed too) UTF-8 (BOM tolerated, cp1252 fallback), rows in any order; columns matched case-insensitively.
   Required: ``Identifiant arc``, ``Date et heure de comptage``, ``Débit horaire``. Optional:
   ``Taux d'occupation``, ``Libelle``, ``geo_point_2d``.
 - ``sensor_id`` = ``site_id`` = ``paris-arc-<Identifiant arc>``; ``mode`` = ``all_vehicles``;
@@ -15,7 +15,8 @@ Rules (see the data README and the publisher's 2019 notice):
   A decimal comma (``22,5``) is accepted.
 - Quarantined (first failing check wins): empty ``Identifiant arc``; empty or unparseable timestamp (an
   offset is required); non-numeric/non-finite or negative Débit; non-numeric/non-finite or negative
-  Taux. ``line`` = 1-based physical line (header = 1).
+  Taux; a start after now + 1 day (shared :func:`~sensors_io.readers.split_future`). ``line`` = 1-based
+  physical line (header = 1).
 - Duplicates: the shared rule of :mod:`sensors_io.readers` (keep the last line).
 - Sites: one per arc, ``site_name`` = ``Libelle``, ``lat``/``lon`` from ``geo_point_2d`` (``"lat, lon"``);
   the float text of the point varies between rows, the first parseable one in file order is kept.
@@ -27,7 +28,14 @@ from pathlib import Path
 
 import polars as pl
 
-from sensors_io.readers import collapse_sites, finish_read, parse_iso_utc, quarantine_rows, resolve_duplicates
+from sensors_io.readers import (
+    collapse_sites,
+    finish_read,
+    parse_iso_utc,
+    quarantine_rows,
+    resolve_duplicates,
+    split_future,
+)
 from sensors_io.readers.naive_csv import (
     count_problem,
     header_columns,
@@ -106,6 +114,7 @@ def read_paris_loops(path: Path) -> ReadResult:
     rows = good.select(
         "line",
         "site_id",
+        "time_raw",
         sensor_id="site_id",
         mode=pl.lit("all_vehicles"),
         direction=pl.lit("both"),
@@ -116,6 +125,7 @@ def read_paris_loops(path: Path) -> ReadResult:
         source_file=pl.lit(source_file),
         occupancy_pct="occupancy_pct",
     )
+    rows, future = split_future(rows, source_file=source_file, column=COL_TIME, value="time_raw")
     kept, conflicts, n_duplicates = resolve_duplicates(rows, source_file=source_file)
     accepted = conform(kept.sort("start_utc", "line")).collect()
 
@@ -126,7 +136,7 @@ def read_paris_loops(path: Path) -> ReadResult:
         .pipe(collapse_sites, SOURCE)
     )
 
-    return finish_read(accepted.select(*COUNTS_SCHEMA, "occupancy_pct"), [rejected, conflicts],
+    return finish_read(accepted.select(*COUNTS_SCHEMA, "occupancy_pct"), [rejected, future, conflicts],
                        rows_read=rows_read, duplicates=n_duplicates, source=SOURCE, sites=sites)
 
 
@@ -147,6 +157,7 @@ def _format():
         "Paris « comptages routiers permanents » loop CSV (';', Identifiant arc, Débit horaire, end-of-hour stamps)",
         _read,
         _sniff,
+        REQUIRED,
     )
 
 

@@ -2,6 +2,8 @@
 
 Rules:
 
+- Text: UTF-8 (BOM tolerated), else cp1252. An empty file, invalid JSON (e.g. truncated) or an empty
+  item list raise :class:`~sensors_io.errors.IngestError`.
 - Shapes accepted: the collector file ``{"device_id", "month", "data": [items]}``, the API's
   ``{"report": [items]}``, or a bare list of items.
 - One canonical row per item × mode (``car``, ``heavy``, ``bike``, ``pedestrian``) × direction
@@ -16,8 +18,9 @@ Rules:
   covering only part of the hour (187 such hours in the Karlsruhe S2 sample). A null or 0 ``night``
   emits no ``all_vehicles`` row.
 - Optional columns: ``uptime`` on every row; ``speed_v85_kmh`` = ``v85`` on car rows only.
-- Quarantine: an item that is not an object, lacks ``segment_id`` or has an unparseable ``date`` →
-  one quarantine row (column ``date``/``segment_id``); a count field that is not a number, not finite or
+- Quarantine: an item that is not an object, lacks ``segment_id``, has an unparseable ``date`` or a
+  ``date`` after now + 1 day (shared :func:`~sensors_io.readers.split_future`) → one quarantine row
+  (column ``date``/``segment_id``); a count field that is not a number, not finite or
   negative → that one canonical row is quarantined. ``line`` is the 1-based item index.
 - ``rows_read`` unit: candidate canonical rows = 8 per valid item (+ 2 when ``night`` > 0), plus 1 per
   rejected item. Duplicates follow the shared rule of :mod:`sensors_io.readers` (keep the last item).
@@ -35,8 +38,21 @@ from typing import Any
 import polars as pl
 
 from sensors_io.errors import IngestError
-from sensors_io.readers import finish_read, parse_iso_utc, quarantine_rows, resolve_duplicates
-from sensors_io.schema import COUNTS_SCHEMA, SITES_SCHEMA, ReadResult, conform, empty_quarantine
+from sensors_io.readers import (
+    decode_text,
+    finish_read,
+    parse_iso_utc,
+    quarantine_rows,
+    resolve_duplicates,
+    split_future,
+)
+from sensors_io.schema import (
+    COUNTS_SCHEMA,
+    SITES_SCHEMA,
+    ReadResult,
+    conform,
+    empty_quarantine,
+)
 
 SOURCE = "telraam"
 MODES: tuple[str, ...] = ("car", "heavy", "bike", "pedestrian")
@@ -48,17 +64,32 @@ DEVICES_FILE = "devices.json"
 def load_telraam_items(path: Path) -> list[Any]:
     """Load the item list of a Telraam JSON file, whatever its wrapper; raise IngestError otherwise."""
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise IngestError(path, "a readable Telraam JSON file", found=str(exc)) from exc
+    text, _encoding = decode_text(raw, path)
+    if not text.strip():
+        raise IngestError(path, "Telraam hourly JSON", line=1, found="an empty file")
+    try:
+        doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise IngestError(path, "valid JSON", line=exc.lineno, found=exc.msg) from exc
-    except UnicodeDecodeError as exc:
-        raise IngestError(path, "UTF-8 JSON", found=str(exc)) from exc
+        truncated = exc.pos >= len(text.rstrip())
+        raise IngestError(
+            path, "valid JSON", line=exc.lineno, found=f"{exc.msg} (column {exc.colno})",
+            hint="The file looks truncated: download it again" if truncated else None,
+        ) from exc
+    items: list[Any] | None = None
     if isinstance(doc, list):
-        return doc
-    if isinstance(doc, dict):
+        items = doc
+    elif isinstance(doc, dict):
         for key in ("data", "report"):
             if isinstance(doc.get(key), list):
-                return doc[key]
+                items = doc[key]
+                break
+    if items is not None:
+        if not items:
+            raise IngestError(path, "at least one hourly item", line=1, found="an empty item list")
+        return items
     raise IngestError(
         path,
         'Telraam hourly JSON: a list of items, {"data": [...]} or {"report": [...]}',
@@ -94,8 +125,8 @@ def _device_names(devices: Path | None) -> dict[str, str]:
     if devices is None:
         return {}
     try:
-        doc = json.loads(Path(devices).read_text(encoding="utf-8-sig"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        doc = json.loads(decode_text(Path(devices).read_bytes(), devices)[0])
+    except (OSError, json.JSONDecodeError) as exc:
         raise IngestError(devices, 'a devices.json list of {"id", "name"} objects', found=str(exc)) from exc
     if isinstance(doc, dict):
         doc = doc.get("devices", doc.get("data", []))
@@ -144,7 +175,9 @@ def read_telraam_json(path: Path, devices: Path | None = None) -> ReadResult:
     wide = pl.DataFrame(cols, schema=schema).with_columns(start_utc=parse_iso_utc(pl.col("date")))
 
     bad_dates = wide.filter(pl.col("start_utc").is_null())
-    wide = wide.filter(pl.col("start_utc").is_not_null())
+    wide, future = split_future(
+        wide.filter(pl.col("start_utc").is_not_null()), source_file=source_file, column="date", value="date"
+    )
     rejected_items = pl.concat(
         [
             pl.DataFrame(bad_items, schema={"line": pl.Int64, "column": pl.String, "value": pl.String, "reason": pl.String}),
@@ -152,6 +185,7 @@ def read_telraam_json(path: Path, devices: Path | None = None) -> ReadResult:
                 "line", column=pl.lit("date"), value=pl.col("date"),
                 reason=pl.lit("unparseable date (expected ISO 8601 UTC hour start)"),
             ),
+            future.select("line", "column", "value", "reason"),
         ]
     )
 
