@@ -157,8 +157,13 @@ def ingest(home: str | None, paths: tuple[str, ...], fmt: str | None, mapping: s
 
     s = _settings(home)
     if mapping:
-        raise click.ClickException("--mapping (CSV layouts described in YAML) is not available yet: see the README")
-    report = stage_paths([Path(p) for p in paths], s.lake, tz=s.tz, fmt=fmt, naive_tz=tz)
+        if fmt:
+            raise click.UsageError("use either --format NAME or --mapping FILE, not both")
+        from sensors_io.staging import mapped_sources, stage_sources
+
+        report = stage_sources(mapped_sources([Path(p) for p in paths], Path(mapping), tz), s.lake, tz=s.tz)
+    else:
+        report = stage_paths([Path(p) for p in paths], s.lake, tz=s.tz, fmt=fmt, naive_tz=tz)
     _print_accounting(report)
     from pipelines.jobs import INGEST_ASSETS
     from pipelines.sensors import clip_to_partitions

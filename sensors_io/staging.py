@@ -185,6 +185,44 @@ def stage_sources(sources: Sequence, lake: Path, tz: str = "Europe/Paris") -> In
     return report
 
 
+@dataclass(frozen=True)
+class MappedSource:
+    """A CSV read through a user's mapping file (``mobility ingest --mapping``).
+
+    The mapping file is one of the source's files, so editing it stages the CSV again.
+    """
+
+    files: tuple[Path, Path]  # the CSV, then the mapping
+    tz: str | None = None
+    format: str = "mapping"
+
+    @property
+    def options(self) -> tuple[tuple[str, object], ...]:
+        return (("tz", self.tz),) if self.tz else ()
+
+    def read(self):
+        from sensors_io.readers.mapping import read_with_mapping
+
+        return read_with_mapping(self.files[0], self.files[1], tz=self.tz)
+
+
+def mapped_sources(paths: Sequence[Path], mapping: Path, tz: str | None = None) -> list[MappedSource]:
+    """One source per CSV under ``paths`` (folders read recursively), after validating the mapping once."""
+    from sensors_io.readers.mapping import load_mapping
+
+    load_mapping(mapping)  # a bad mapping fails before any data is read
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in (".csv", ".txt", ".tsv")
+                            and not any(part.startswith(".") for part in f.relative_to(p).parts))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise IngestError(p, "an existing file or folder", found="nothing at this path")
+    return [MappedSource((f, Path(mapping)), tz) for f in files]
+
+
 def stage_paths(
     paths: Sequence[Path], lake: Path, *, tz: str = "Europe/Paris", fmt: str | None = None,
     tolerant: bool = False, naive_tz: str | None = None,

@@ -50,3 +50,28 @@ def test_an_unknown_file_exits_2_and_lists_the_formats(tmp_path: Path, home: Pat
     for name in ("national_schema", "telraam", "paris_loops", "ecocounter", "naive_csv", "--mapping"):
         assert name in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_readme_mapping_example_ingests_a_wide_csv(runner: CliRunner, home: Path) -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs" / "examples"
+    res = runner.invoke(cli, ["ingest", str(docs / "wide_channels.csv"), "--mapping", str(docs / "wide_channels.yaml"),
+                              "--home", str(home)])
+    assert res.exit_code == 0, res.output
+    assert "rows read = accepted + quarantined + duplicates: holds" in res.output
+    counts = pl.read_parquet(home / "lake" / "counts" / "2024-07-14.parquet")
+    assert counts.height == 96  # 24 hours × 4 channels, as the README says
+    velo_in = counts.filter((pl.col("sensor_id") == "QB-velo") & (pl.col("direction") == "entree")).sort("start_utc")
+    assert velo_in["start_utc"][0] == dt.datetime(2024, 7, 13, 22, tzinfo=dt.UTC)
+    assert velo_in["count"].sum() == 182.0  # (3h mod 17) over h = 0..23, by hand
+    assert counts.filter(pl.col("sensor_id") == "QB-pieton")["count"].null_count() == 1
+    # Ingesting it again changes nothing.
+    again = runner.invoke(cli, ["ingest", str(docs / "wide_channels.csv"), "--mapping", str(docs / "wide_channels.yaml"),
+                                "--home", str(home)])
+    assert again.exit_code == 0 and "already ingested" in again.output
+
+
+def test_format_and_mapping_together_are_refused(runner: CliRunner, home: Path) -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs" / "examples"
+    res = runner.invoke(cli, ["ingest", str(docs / "long_counts.csv"), "--mapping", str(docs / "long_counts.yaml"),
+                              "--format", "naive_csv", "--home", str(home)])
+    assert res.exit_code == 2 and "not both" in res.output
