@@ -32,6 +32,7 @@ from markupsafe import Markup  # noqa: E402
 
 from scenarios.forecast import MODEL_HGB, MODEL_SNAIVE  # noqa: E402
 from scenarios.spec import MODE_NAMES, MONTHS, ScenarioSpec  # noqa: E402
+from sensors_io.indicators import DEFAULT_TMJA_ESTIMATOR  # noqa: E402
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 NNBSP = "\u202f"  # narrow no-break space: French thousands separator and before % (typography)
@@ -376,9 +377,9 @@ def _indicator_rows(data: ReportData, lang: str) -> list[dict]:
         pl.col("indicator").is_in(["tmja", "tmjo"]) & pl.col("period").str.contains(r"^\d{4}$"))
     if ind.is_empty():
         return []
-    # one estimator per value: the default (null) one first, then alphabetical
-    ind = (ind.sort("sensor_id", "mode", "direction", "period", "indicator",
-                    pl.col("estimator").is_not_null(), "estimator")
+    # one estimator per value: the only one (null) or TMJA's default (mean of valid days), then alphabetical
+    preferred = pl.col("estimator").is_null() | (pl.col("estimator") == DEFAULT_TMJA_ESTIMATOR)
+    ind = (ind.sort("sensor_id", "mode", "direction", "period", "indicator", ~preferred, "estimator")
            .unique(["sensor_id", "mode", "direction", "period", "indicator"], keep="first"))
     latest = ind.group_by("sensor_id", "mode", "direction").agg(period=pl.col("period").max())
     ind = ind.join(latest, on=["sensor_id", "mode", "direction", "period"], how="semi")

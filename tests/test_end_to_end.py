@@ -103,6 +103,13 @@ def test_report_shows_the_tmja_of_the_warehouse(built) -> None:
     for sensor, raw in parser.cells:
         if raw:
             assert float(raw) in by_sensor[sensor], (sensor, raw)
+    # Permanent counters have full coverage: their TMJA cells are never empty.
+    permanent = [raw for sensor, raw in parser.cells if sensor.startswith("CPT-")]
+    assert len(permanent) >= 8 and all(permanent)
+    mean_valid = wh.filter(pl.col("estimator") == "mean_valid_days")
+    shown = {s: float(r) for s, r in parser.cells if r}
+    for sensor, value in shown.items():
+        assert value in set(mean_valid.filter(pl.col("sensor_id") == sensor)["value"]), sensor
     assert (built["home"] / "reports" / "index.html").exists()
     assert (built["home"] / "reports" / "data" / "summer_peak" / "daily_totals.csv").exists()
 
