@@ -11,6 +11,31 @@ import polars as pl
 
 from sensors_io.schema import SERIES_KEY
 
+#: Fixed-point scale of exact sums: counts are summed as integers of 1e-6 units.
+EXACT_SCALE = 1_000_000
+
+
+def exact_sum(expr: pl.Expr) -> pl.Expr:
+    """Sum in integer micro-units: order-independent, so the same inputs always give the same numbers.
+
+    A float sum depends on the order of its terms (to about 1e-13) and group order is not fixed in a
+    parallel group-by; sorting inside the aggregation does not help (Polars drops that sort). Values
+    are rounded to 1e-6 first (counts are whole numbers, or Telraam decimals). Null when no value.
+
+    Examples
+    --------
+    >>> pl.DataFrame({"x": [0.1, 0.2, None]}).select(exact_sum(pl.col("x"))).item()
+    0.3
+    """
+    total = (expr * EXACT_SCALE).round().cast(pl.Int64).sum() / EXACT_SCALE
+    return pl.when(expr.count() > 0).then(total)
+
+
+def exact_mean(expr: pl.Expr) -> pl.Expr:
+    """Mean of the non-null values through :func:`exact_sum` (null when there is none)."""
+    return exact_sum(expr) / expr.count()
+
+
 #: Hours a day may miss and still count as a valid day (19 valid hours of 24).
 MAX_MISSING_HOURS = 5
 
@@ -38,7 +63,7 @@ def hourly_totals(clean: pl.LazyFrame, tz: str = "Europe/Paris") -> pl.LazyFrame
         clean.filter((pl.col("interval_s") <= 3600) & (3600 % pl.col("interval_s") == 0))
         .with_columns(pl.col("start_utc").dt.truncate("1h"), _valid_s=valid_s)
         .group_by(["site_id", *SERIES_KEY, "start_utc"])
-        .agg(pl.col("count_clean").sum().alias("_sum"), pl.col("_valid_s").sum())
+        .agg(exact_sum(pl.col("count_clean")).fill_null(0.0).alias("_sum"), pl.col("_valid_s").sum())
         .with_columns(
             day=local_day(tz),
             count=pl.when(pl.col("_valid_s") >= 3600).then(pl.col("_sum")),
@@ -60,7 +85,7 @@ def daily_totals(clean: pl.LazyFrame, tz: str = "Europe/Paris") -> pl.LazyFrame:
         clean.with_columns(day=local_day(tz), _valid_s=valid_s)
         .group_by(["site_id", *SERIES_KEY, "day"])
         .agg(
-            pl.when(pl.col("count_clean").is_not_null().any()).then(pl.col("count_clean").sum()).alias("count"),
+            exact_sum(pl.col("count_clean")).alias("count"),
             (pl.col("_valid_s").sum() // 3600).cast(pl.Int32).alias("valid_hours"),
         )
         .with_columns(expected_hours=day_length_hours(pl.col("day"), tz).cast(pl.Int32))

@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from sensors_io.aggregate import exact_mean, exact_sum
+
 INDICATORS_SCHEMA = pl.Schema(
     {
         "sensor_id": pl.String,
@@ -78,13 +80,13 @@ def _tmja_complete_months(full: pl.LazyFrame) -> pl.LazyFrame:
         full.group_by([*_SERIES, "_y", "_m"])
         .agg(
             valid.all().alias("_complete"),
-            pl.col("count").filter(valid).sum().alias("_q"),
+            exact_sum(pl.col("count").filter(valid)).fill_null(0.0).alias("_q"),
             valid.sum().alias("_n"),
             pl.len().alias("_days"),
         )
         .group_by([*_SERIES, "_y"])
         .agg(
-            pl.col("_q").filter(complete).sum(),
+            exact_sum(pl.col("_q").filter(complete)).fill_null(0.0),
             pl.col("_n").filter(complete).sum(),
             pl.col("_days").filter(complete).sum().alias("_complete_days"),
             pl.col("_days").sum(),
@@ -99,15 +101,19 @@ def _tmja_complete_months(full: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+# Float sums and means go through exact_sum / exact_mean (integer micro-units): group order is not
+# fixed, and a float sum depends on its order, so the same inputs would not always give the same numbers.
+
+
 def _tmja_aashto(full: pl.LazyFrame) -> pl.LazyFrame:
     """Estimator C: mean over dow of the mean over months of the dow × month cell means (84 cells)."""
     return (
         full.group_by([*_SERIES, "_y", "dow", "_m"])
-        .agg(pl.col("count").filter(pl.col("is_valid_day")).mean().alias("_cell"))
+        .agg(exact_mean(pl.col("count").filter(pl.col("is_valid_day"))).alias("_cell"))
         .group_by([*_SERIES, "_y", "dow"])
-        .agg(pl.col("_cell").mean().alias("_dow_mean"), pl.col("_cell").is_not_null().sum().alias("_filled"))
+        .agg(exact_mean(pl.col("_cell")).alias("_dow_mean"), pl.col("_cell").is_not_null().sum().alias("_filled"))
         .group_by([*_SERIES, "_y"])
-        .agg(pl.col("_dow_mean").mean(), pl.col("_filled").sum())
+        .agg(exact_mean(pl.col("_dow_mean")), pl.col("_filled").sum())
         .with_columns(
             period=pl.col("_y"),
             indicator=pl.lit("tmja"),
@@ -152,8 +158,8 @@ def _pct_heavy(full: pl.LazyFrame) -> pl.LazyFrame:
         mode("car", "_c").join(mode("heavy", "_h"), on=keys, how="inner")
         .group_by(["sensor_id", "direction", "_y"])
         .agg(
-            pl.col("_hq").filter(ok).sum().alias("_heavy"),
-            pl.col("_cq").filter(ok).sum().alias("_car"),
+            exact_sum(pl.col("_hq").filter(ok)).fill_null(0.0).alias("_heavy"),
+            exact_sum(pl.col("_cq").filter(ok)).fill_null(0.0).alias("_car"),
             ok.sum().alias("_both"),
             pl.len().alias("_days"),
         )
@@ -176,7 +182,7 @@ def _with_all_directions(daily: pl.LazyFrame) -> pl.LazyFrame:
         daily.with_columns(_n_dirs=n_dirs)
         .group_by(["sensor_id", "mode", "day"])
         .agg(
-            pl.col("count").sum(),
+            exact_sum(pl.col("count")).fill_null(0.0),
             (pl.col("is_valid_day").sum() == pl.col("_n_dirs").first()).alias("is_valid_day"),
             pl.col("direction").n_unique().alias("_n"),
         )
@@ -193,7 +199,7 @@ def _mean_over(days: pl.LazyFrame, period: pl.Expr, indicator: str, estimator: s
         .with_columns(period=period)
         .group_by(["sensor_id", "mode", "direction", "period"])
         .agg(
-            pl.col("count").filter(pl.col("is_valid_day")).mean().alias("value"),
+            exact_mean(pl.col("count").filter(pl.col("is_valid_day"))).alias("value"),
             pl.col("is_valid_day").sum().alias("_valid"),
             pl.col("_days_in_period").first().alias("_total"),
         )

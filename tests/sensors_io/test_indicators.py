@@ -203,3 +203,19 @@ def test_pct_heavy_over_days_valid_for_both_modes() -> None:
     assert _value(pl_rows, "pct_heavy", "rgt", "2025") == (pytest.approx(2000 / 190), 2 / 365)
     # all: only 6 Jan has both directions valid for both modes → 100 · 15 / (15 + 200) = 6.98 %
     assert _value(pl_rows, "pct_heavy", "all", "2025") == (pytest.approx(1500 / 215), 1 / 365)
+
+
+def test_float_indicators_are_bitwise_identical_whatever_the_row_order() -> None:
+    # Non-integer counts (Telraam scales by uptime) over a full year, so every estimator is defined.
+    import random
+
+    rng = random.Random(7)
+    days = [D(2025, 1, 1) + dt.timedelta(days=i) for i in range(365)]
+    rows = [(d, day, rng.uniform(50, 5000) / 3, True) for d in ("E", "W") for day in days]
+    cal = calendar_frame(D(2025, 1, 1), D(2025, 12, 31))
+    first = traffic_indicators(_daily(rows), cal)
+    for seed in range(3):
+        shuffled = rows[:]
+        random.Random(seed).shuffle(shuffled)
+        assert traffic_indicators(_daily(shuffled), cal).equals(first)
+    assert first.filter((pl.col("estimator") == "aashto") & pl.col("value").is_not_null()).height == 3
