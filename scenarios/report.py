@@ -32,6 +32,7 @@ from markupsafe import Markup  # noqa: E402
 
 from scenarios.forecast import MODEL_HGB, MODEL_SNAIVE  # noqa: E402
 from scenarios.spec import MODE_NAMES, MONTHS, ScenarioSpec  # noqa: E402
+from sensors_io.aggregate import exact_sum  # noqa: E402  (order-independent: byte-identical reports)
 from sensors_io.indicators import DEFAULT_TMJA_ESTIMATOR  # noqa: E402
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -223,7 +224,7 @@ def chart_frames(data: ReportData, tz: str = TZ) -> dict[str, pl.DataFrame]:
 
     def daily(f: pl.DataFrame, prefix: str) -> pl.DataFrame:
         return f.group_by("mode", "date").agg(
-            [pl.col(c).sum().alias(f"{prefix}_{c.removeprefix('yhat_') if c != 'yhat' else 'yhat'}") for c in cols])
+            [exact_sum(pl.col(c)).alias(f"{prefix}_{c.removeprefix('yhat_') if c != 'yhat' else 'yhat'}") for c in cols])
 
     daily_totals = (
         daily(b, "baseline").join(daily(s, "scenario"), on=["mode", "date"], how="full", coalesce=True)
@@ -232,7 +233,7 @@ def chart_frames(data: ReportData, tz: str = TZ) -> dict[str, pl.DataFrame]:
 
     def profile(f: pl.DataFrame, prefix: str) -> pl.DataFrame:
         days = f.group_by("mode").agg(n=pl.col("date").n_unique())
-        return (f.group_by("mode", "hour").agg(tot=pl.col("yhat").sum()).join(days, on="mode")
+        return (f.group_by("mode", "hour").agg(tot=exact_sum(pl.col("yhat"))).join(days, on="mode")
                 .select("mode", "hour", (pl.col("tot") / pl.col("n")).alias(f"{prefix}_yhat")))
 
     daily_profile = (
@@ -433,7 +434,7 @@ def _score_rows(data: ReportData, lang: str) -> list[dict]:
 def _effect_rows(daily: pl.DataFrame, lang: str) -> list[dict]:
     if daily.is_empty():
         return []
-    tot = daily.group_by("mode").agg(b=pl.col("baseline_yhat").sum(), s=pl.col("scenario_yhat").sum())
+    tot = daily.group_by("mode").agg(b=exact_sum(pl.col("baseline_yhat")), s=exact_sum(pl.col("scenario_yhat")))
     rows = []
     for mode, b, s in sorted(tot.rows(), key=lambda r: _mode_key(r[0])):
         change = (s / b - 1) if b else None
