@@ -57,14 +57,14 @@ def test_ingest_job_runs_for_one_partition_through_the_webserver(tmp_path: Path)
     proc = subprocess.Popen([sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port)],
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # a safety limit for a loaded machine, not a performance check
         while True:
             assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
                 break
             except OSError:
-                assert time.monotonic() < deadline, "webserver did not start in 120 s"
+                assert time.monotonic() < deadline, "webserver did not start in 300 s"
                 time.sleep(0.5)
         entries = _gql(port, WORKSPACE)["workspaceOrError"]["locationEntries"]
         [entry] = entries
@@ -80,9 +80,9 @@ def test_ingest_job_runs_for_one_partition_through_the_webserver(tmp_path: Path)
         launched = _gql(port, LAUNCH, {"executionParams": params})["launchRun"]
         assert launched["__typename"] == "LaunchRunSuccess", launched
         run_id = launched["run"]["runId"]
-        status, deadline = None, time.monotonic() + 240
+        status, deadline = None, time.monotonic() + 600
         while status not in ("SUCCESS", "FAILURE", "CANCELED"):
-            assert time.monotonic() < deadline, f"run {run_id} still {status} after 240 s"
+            assert time.monotonic() < deadline, f"run {run_id} still {status} after 600 s"
             time.sleep(1)
             status = _gql(port, STATUS, {"runId": run_id})["runOrError"]["status"]
         assert status == "SUCCESS"

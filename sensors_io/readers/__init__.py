@@ -288,6 +288,34 @@ def quarantine_rows(
     ).cast(dict(QUARANTINE_SCHEMA))
 
 
+def problem(column: str | pl.Expr, value: str | pl.Expr, reason: str | pl.Expr) -> pl.Expr:
+    """A row's problem as a struct: ``column`` and ``reason`` strings are literals, ``value`` a column name."""
+    return pl.struct(
+        column=pl.lit(column) if isinstance(column, str) else column,
+        value=(pl.col(value) if isinstance(value, str) else value).cast(pl.String),
+        reason=pl.lit(reason) if isinstance(reason, str) else reason,
+    )
+
+
+def first_problem(*checks: tuple[pl.Expr, pl.Expr]) -> pl.Expr:
+    """The first failing ``(condition, problem(...))`` of each row, else null: one reason per rejected row."""
+    (cond, prob), *rest = checks
+    expr = pl.when(cond).then(prob)
+    for cond, prob in rest:
+        expr = expr.when(cond).then(prob)
+    return expr
+
+
+def split_problems(frame: pl.DataFrame, *, source_file: str, line: str = "line",
+                   flag: str = "_bad") -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rows without a problem, and the others shaped as quarantine rows (``flag`` holds first_problem)."""
+    rejected = quarantine_rows(
+        frame.filter(pl.col(flag).is_not_null()).unnest(flag), source_file=source_file, line=line,
+        column=pl.col("column"), value=pl.col("value"), reason=pl.col("reason"),
+    )
+    return frame.filter(pl.col(flag).is_null()).drop(flag), rejected
+
+
 def resolve_duplicates(
     frame: pl.DataFrame, *, source_file: str, line: str = "line"
 ) -> tuple[pl.DataFrame, pl.DataFrame, int]:

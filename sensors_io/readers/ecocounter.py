@@ -31,10 +31,12 @@ import polars as pl
 from sensors_io.readers import (
     collapse_sites,
     finish_read,
+    first_problem,
     parse_iso_utc,
-    quarantine_rows,
+    problem,
     resolve_duplicates,
     split_future,
+    split_problems,
 )
 from sensors_io.readers.naive_csv import (
     count_problem,
@@ -95,25 +97,14 @@ def read_ecocounter(path: Path) -> ReadResult:
     )
     non_numeric, negative = count_problem(pl.col("count_raw"), pl.col("count"))
 
-    def bad(column: str, value: str, reason: str) -> pl.Expr:
-        return pl.struct(column=pl.lit(column), value=pl.col(value), reason=pl.lit(reason))
-
-    frame = frame.with_columns(
-        _bad=pl.when(pl.col("counter").is_null())
-        .then(bad(COL_COUNTER, "counter", f"missing {COL_COUNTER}"))
-        .when(pl.col("start_utc").is_null())
-        .then(bad(COL_TIME, "time_raw", REASON_BAD_TIME))
-        .when(non_numeric)
-        .then(bad(COL_COUNT, "count_raw", "non-numeric count"))
-        .when(negative)
-        .then(bad(COL_COUNT, "count_raw", "negative count"))
-    )
-    rejected = quarantine_rows(
-        frame.filter(pl.col("_bad").is_not_null()).unnest("_bad"),
-        source_file=source_file, line="line", column=pl.col("column"), value=pl.col("value"), reason=pl.col("reason"),
-    )
-
-    good = frame.filter(pl.col("_bad").is_null()).with_columns(
+    frame = frame.with_columns(_bad=first_problem(
+        (pl.col("counter").is_null(), problem(COL_COUNTER, "counter", f"missing {COL_COUNTER}")),
+        (pl.col("start_utc").is_null(), problem(COL_TIME, "time_raw", REASON_BAD_TIME)),
+        (non_numeric, problem(COL_COUNT, "count_raw", "non-numeric count")),
+        (negative, problem(COL_COUNT, "count_raw", "negative count")),
+    ))
+    good, rejected = split_problems(frame, source_file=source_file)
+    good = good.with_columns(
         site_id=pl.coalesce("site", pl.col("counter").str.split("-").list.first().replace("", None), "counter"),
     )
     rows = good.select(

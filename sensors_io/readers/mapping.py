@@ -53,9 +53,10 @@ from sensors_io.errors import IngestError
 from sensors_io.readers import (
     finish_read,
     parse_iso_utc,
-    quarantine_rows,
+    problem,
     resolve_duplicates,
     split_future,
+    split_problems,
 )
 from sensors_io.readers.naive_csv import (
     REASON_BAD_TIME,
@@ -659,10 +660,7 @@ def read_with_mapping(path: str | Path, mapping: str | Path | MappingSpec, *, tz
     probe = pl.col("_local").dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
     non_numeric, negative = count_problem(pl.col("count_raw"), pl.col("count"))
 
-    def bad(column: str | pl.Expr, value: pl.Expr, reason: str | pl.Expr) -> pl.Expr:
-        col = pl.lit(column) if isinstance(column, str) else column
-        rsn = pl.lit(reason) if isinstance(reason, str) else reason
-        return pl.struct(column=col, value=value, reason=rsn)
+    bad = problem
 
     mode_label = getattr(spec, "mode_column", None) or "mode"
     if isinstance(spec, HoursWideMapping):  # the hour column makes the local time: name it and the stamp
@@ -689,11 +687,7 @@ def read_with_mapping(path: str | Path, mapping: str | Path | MappingSpec, *, tz
         .when(negative)
         .then(bad(pl.col("_count_col"), pl.col("count_raw"), REASON_NEGATIVE))
     )
-    rejected_rows = cells.filter(pl.col("_bad").is_not_null()).unnest("_bad")
-    rejected = quarantine_rows(rejected_rows, source_file=source_file, line=_LINE, column=pl.col("column"),
-                               value=pl.col("value"), reason=pl.col("reason"))
-
-    good = cells.filter(pl.col("_bad").is_null())
+    good, rejected = split_problems(cells, source_file=source_file, line=_LINE)
     keys = ["sensor_id", "mode", "direction"]
     if isinstance(spec, HoursWideMapping):
         localized = (pl.col("_local").dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")

@@ -48,9 +48,11 @@ from sensors_io.errors import IngestError
 from sensors_io.readers import (
     decode_head,
     finish_read,
-    quarantine_rows,
+    first_problem,
+    problem,
     resolve_duplicates,
     split_future,
+    split_problems,
 )
 from sensors_io.readers import read_csv_strings as shared_read_csv_strings
 from sensors_io.schema import COUNTS_SCHEMA, ReadResult, conform
@@ -214,23 +216,14 @@ def read_naive_csv(
     )
     non_numeric, negative = count_problem(pl.col("count_raw"), pl.col("count"))
     probe = pl.col("local").dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
-    frame = frame.with_columns(
-        _bad=pl.when(pl.col("local").is_null())
-        .then(pl.struct(column=pl.lit(time_column), value=pl.col("time_raw"),
-                        reason=pl.lit(f"{REASON_BAD_TIME} (expected naive YYYY-MM-DD HH:MM:SS)")))
-        .when(probe.is_null())
-        .then(pl.struct(column=pl.lit(time_column), value=pl.col("time_raw"),
-                        reason=pl.lit(f"{REASON_NON_EXISTENT} in {tz}")))
-        .when(non_numeric)
-        .then(pl.struct(column=pl.lit(count_column), value=pl.col("count_raw"), reason=pl.lit(REASON_NON_NUMERIC)))
-        .when(negative)
-        .then(pl.struct(column=pl.lit(count_column), value=pl.col("count_raw"), reason=pl.lit(REASON_NEGATIVE)))
-    )
-    bad = frame.filter(pl.col("_bad").is_not_null()).unnest("_bad")
-    rejected = quarantine_rows(bad, source_file=source_file, line="line", column=pl.col("column"),
-                               value=pl.col("value"), reason=pl.col("reason"))
-
-    good = frame.filter(pl.col("_bad").is_null())
+    frame = frame.with_columns(_bad=first_problem(
+        (pl.col("local").is_null(),
+         problem(time_column, "time_raw", f"{REASON_BAD_TIME} (expected naive YYYY-MM-DD HH:MM:SS)")),
+        (probe.is_null(), problem(time_column, "time_raw", f"{REASON_NON_EXISTENT} in {tz}")),
+        (non_numeric, problem(count_column, "count_raw", REASON_NON_NUMERIC)),
+        (negative, problem(count_column, "count_raw", REASON_NEGATIVE)),
+    ))
+    good, rejected = split_problems(frame, source_file=source_file)
     good = good.select(
         "line",
         "time_raw",

@@ -35,15 +35,18 @@ import polars as pl
 from sensors_io.errors import IngestError
 from sensors_io.readers import (
     finish_read,
+    first_problem,
     parse_iso_utc,
-    quarantine_rows,
+    problem,
     read_csv_strings,
     resolve_duplicates,
     split_future,
+    split_problems,
 )
 from sensors_io.schema import COUNTS_SCHEMA, SITES_SCHEMA, ReadResult, conform
 
 SOURCE = "national_schema"
+BAD_ISO = "unparseable timestamp (expected ISO 8601 with a UTC offset)"
 
 #: National ``mobility_type`` enum → canonical mode. VAN is a light vehicle (French VL, ≤ 3.5 t), so it
 #: counts as ``car`` and stays out of ``%PL``; TRUCK is the heavy class (PL). Modes without a canonical
@@ -249,51 +252,26 @@ def read_national_schema(measure: Path, channel: Path | None = None, site: Path 
             .otherwise(pl.col("time_step")),
         )
         .with_columns(
-            # First failing check wins; (column, reason) pairs.
-            _bad=pl.when(pl.col("channel_id").is_null())
-            .then(pl.struct(column=pl.lit("channel_id"), reason=pl.lit("missing channel_id")))
-            .when(pl.col("ch_site_id").is_null())
-            .then(pl.struct(column=pl.lit("channel_id"), reason=pl.lit("unknown channel_id (not in the channel file)")))
-            .when(pl.col("start_utc").is_null())
-            .then(
-                pl.struct(
-                    column=pl.lit("start_datetime"),
-                    reason=pl.lit("unparseable timestamp (expected ISO 8601 with a UTC offset)"),
-                )
+            _bad=first_problem(
+                (pl.col("channel_id").is_null(), problem("channel_id", "channel_id", "missing channel_id")),
+                (pl.col("ch_site_id").is_null(),
+                 problem("channel_id", "channel_id", "unknown channel_id (not in the channel file)")),
+                (pl.col("start_utc").is_null(), problem("start_datetime", "start_raw", BAD_ISO)),
+                (pl.col("end_raw").is_not_null() & pl.col("end_utc").is_null(),
+                 problem("end_datetime", "end_raw", BAD_ISO)),
+                (pl.col("interval_s").is_null(),
+                 problem("end_datetime", "end_raw", "no end_datetime and no channel time_step")),
+                (pl.col("interval_s") <= 0, problem("end_datetime", "end_raw", "end_datetime not after start_datetime")),
+                (pl.col("count_raw").is_not_null() & (pl.col("count").is_null() | ~pl.col("count").is_finite()),
+                 problem("count", "count_raw", "non-numeric count")),
+                (pl.col("count") < 0, problem("count", "count_raw", "negative count")),
             )
-            .when(pl.col("end_raw").is_not_null() & pl.col("end_utc").is_null())
-            .then(
-                pl.struct(
-                    column=pl.lit("end_datetime"),
-                    reason=pl.lit("unparseable timestamp (expected ISO 8601 with a UTC offset)"),
-                )
-            )
-            .when(pl.col("interval_s").is_null())
-            .then(pl.struct(column=pl.lit("end_datetime"), reason=pl.lit("no end_datetime and no channel time_step")))
-            .when(pl.col("interval_s") <= 0)
-            .then(pl.struct(column=pl.lit("end_datetime"), reason=pl.lit("end_datetime not after start_datetime")))
-            .when(pl.col("count_raw").is_not_null() & (pl.col("count").is_null() | ~pl.col("count").is_finite()))
-            .then(pl.struct(column=pl.lit("count"), reason=pl.lit("non-numeric count")))
-            .when(pl.col("count") < 0)
-            .then(pl.struct(column=pl.lit("count"), reason=pl.lit("negative count")))
         )
         .collect()
     )
 
-    bad = frame.filter(pl.col("_bad").is_not_null()).unnest("_bad")
-    value_of = (
-        pl.when(pl.col("column") == "channel_id")
-        .then(pl.col("channel_id"))
-        .when(pl.col("column") == "start_datetime")
-        .then(pl.col("start_raw"))
-        .when(pl.col("column") == "end_datetime")
-        .then(pl.col("end_raw"))
-        .otherwise(pl.col("count_raw"))
-    )
-    rejected = quarantine_rows(bad, source_file=source_file, line="line", column=pl.col("column"), value=value_of,
-                               reason=pl.col("reason"))
-
-    good = frame.filter(pl.col("_bad").is_null()).select(
+    good, rejected = split_problems(frame, source_file=source_file)
+    good = good.select(
         "line",
         "start_raw",
         site_id=pl.col("ch_site_id"),

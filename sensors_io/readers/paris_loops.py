@@ -31,10 +31,12 @@ import polars as pl
 from sensors_io.readers import (
     collapse_sites,
     finish_read,
+    first_problem,
     parse_iso_utc,
-    quarantine_rows,
+    problem,
     resolve_duplicates,
     split_future,
+    split_problems,
 )
 from sensors_io.readers.naive_csv import (
     count_problem,
@@ -88,29 +90,16 @@ def read_paris_loops(path: Path) -> ReadResult:
     flow_nan, flow_neg = count_problem(pl.col("flow_raw"), pl.col("count"))
     occ_nan, occ_neg = count_problem(pl.col("occ_raw"), pl.col("occupancy_pct"))
 
-    def bad(column: str, value: str, reason: str) -> pl.Expr:
-        return pl.struct(column=pl.lit(column), value=pl.col(value), reason=pl.lit(reason))
-
-    frame = frame.with_columns(
-        _bad=pl.when(pl.col("arc").is_null())
-        .then(bad(COL_ARC, "arc", f"missing {COL_ARC}"))
-        .when(pl.col("end_utc").is_null())
-        .then(bad(COL_TIME, "time_raw", REASON_BAD_TIME))
-        .when(flow_nan)
-        .then(bad(COL_FLOW, "flow_raw", "non-numeric count"))
-        .when(flow_neg)
-        .then(bad(COL_FLOW, "flow_raw", "negative count"))
-        .when(occ_nan)
-        .then(bad(COL_OCC, "occ_raw", "non-numeric occupancy"))
-        .when(occ_neg)
-        .then(bad(COL_OCC, "occ_raw", "negative occupancy"))
-    )
-    rejected = quarantine_rows(
-        frame.filter(pl.col("_bad").is_not_null()).unnest("_bad"),
-        source_file=source_file, line="line", column=pl.col("column"), value=pl.col("value"), reason=pl.col("reason"),
-    )
-
-    good = frame.filter(pl.col("_bad").is_null()).with_columns(site_id=pl.format("paris-arc-{}", pl.col("arc")))
+    frame = frame.with_columns(_bad=first_problem(
+        (pl.col("arc").is_null(), problem(COL_ARC, "arc", f"missing {COL_ARC}")),
+        (pl.col("end_utc").is_null(), problem(COL_TIME, "time_raw", REASON_BAD_TIME)),
+        (flow_nan, problem(COL_FLOW, "flow_raw", "non-numeric count")),
+        (flow_neg, problem(COL_FLOW, "flow_raw", "negative count")),
+        (occ_nan, problem(COL_OCC, "occ_raw", "non-numeric occupancy")),
+        (occ_neg, problem(COL_OCC, "occ_raw", "negative occupancy")),
+    ))
+    good, rejected = split_problems(frame, source_file=source_file)
+    good = good.with_columns(site_id=pl.format("paris-arc-{}", pl.col("arc")))
     rows = good.select(
         "line",
         "site_id",

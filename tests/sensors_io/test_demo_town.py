@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import time
 from pathlib import Path
 
 import polars as pl
@@ -364,11 +363,9 @@ def test_telraam_reader_reproduces_expected(town: DemoTown) -> None:
 # --- the full two years ----------------------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_full_two_years_fast_and_realistic(tmp_path: Path) -> None:
-    t0 = time.perf_counter()
+def test_full_two_years_realistic(tmp_path: Path) -> None:
+    # No wall-clock assertion here (tests never assert a time): generation takes ~4 s on 2 cores.
     town = generate_demo_town(tmp_path)
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 60  # ~7 s on a laptop; the budget is 20 s, the bound leaves room for slow CI runners
     e = town.expected.with_columns(date=_local_date())
     daily = e.group_by("sensor_id", "mode", "date").agg(pl.col("count").sum())
     mean = {(r["sensor_id"], r["mode"]): r["count"]
