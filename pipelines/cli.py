@@ -86,16 +86,40 @@ def _partition_days(settings: Settings) -> tuple[str, str] | None:
     return clip_to_partitions(*span) if span else None
 
 
+#: Above this many sources, the accounting prints one line per folder and format instead.
+MAX_SOURCE_LINES = 15
+
+
+def _source_label(files: list[str]) -> str:
+    """The file name, with its folder when that tells files apart (Telraam: device_…/hourly/2025-01.json)."""
+    p = Path(files[0])
+    return str(Path(*p.parts[-3:])) if p.parent.name == "hourly" else p.name
+
+
 def _print_accounting(report) -> None:
+    """One line per source (or per folder and format when there are many), errors always in full."""
     _echo(f"{'source':<60} {'format':<16} {'read':>9} {'accepted':>9} {'quarant.':>9} {'dupl.':>7}")
+    fresh = [s for s in report.sources if not s.error and not s.already_staged]
+    old = [s for s in report.sources if s.already_staged]
     for s in report.sources:
-        name = Path(s.files[0]).name
         if s.error:
-            _echo(f"{name:<60} ERROR: {s.error}")
-        elif s.already_staged:
-            _echo(f"{name:<60} {s.format:<16} already ingested: nothing changes")
-        else:
-            _echo(f"{name:<60} {s.format:<16} {s.rows_read:>9} {s.accepted:>9} {s.quarantined:>9} {s.duplicates:>7}")
+            _echo(f"{_source_label(s.files):<60} ERROR: {s.error}")
+    if len(fresh) <= MAX_SOURCE_LINES:
+        for s in fresh:
+            _echo(f"{_source_label(s.files):<60} {s.format:<16} {s.rows_read:>9} {s.accepted:>9} "
+                  f"{s.quarantined:>9} {s.duplicates:>7}")
+    else:
+        groups: dict[tuple[str, str], list] = {}
+        for s in fresh:
+            folder = Path(s.files[0]).parent
+            folder = folder.parent.parent if folder.name == "hourly" else folder  # Telraam: all devices together
+            groups.setdefault((str(folder.name), s.format), []).append(s)
+        for (folder, fmt), items in sorted(groups.items()):
+            label = f"{folder}/ ({len(items)} sources)"
+            _echo(f"{label:<60} {fmt:<16} {sum(i.rows_read for i in items):>9} {sum(i.accepted for i in items):>9} "
+                  f"{sum(i.quarantined for i in items):>9} {sum(i.duplicates for i in items):>7}")
+    if old:
+        _echo(f"{len(old)} source(s) already ingested: nothing changes for them")
     t = report.total
     _echo(f"{'total (new sources)':<60} {'':<16} {t('rows_read'):>9} {t('accepted'):>9} {t('quarantined'):>9} {t('duplicates'):>7}")
     ok = t("rows_read") == t("accepted") + t("quarantined") + t("duplicates")

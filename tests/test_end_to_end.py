@@ -41,6 +41,8 @@ def test_ingest_prints_an_accounting_that_holds(built) -> None:
     out = built["ingest"]
     assert "rows read = accepted + quarantined + duplicates: holds" in out
     assert f"{built['town'].expected.height}" in out
+    # 4 Telraam devices × 4 monthly files = 16 sources: summarised per folder, not one line each.
+    assert "telraam/ (16 sources)" in out and len(out.splitlines()) <= 8
 
 
 def test_canonical_counts_have_exactly_the_design_columns_and_types(built) -> None:
