@@ -8,7 +8,7 @@ import polars as pl
 
 from assets.aggregate import hourly_counts
 from pipelines.resources import LakeResource
-from scenarios.forecast import fit_baseline, save_model
+from scenarios.forecast import FORECAST_SCHEMA, SCORES_SCHEMA, fit_baseline, save_model
 
 MODEL_FILE = "models/baseline.pkl"
 #: The baseline looks one week ahead of the last observed hour.
@@ -32,6 +32,15 @@ HORIZON_HOURS = 168
 def baseline_forecast(context: dg.AssetExecutionContext, lake: LakeResource):
     """Fit on every hour in the lake, backtest, keep per series the model that beats seasonal-naive."""
     hourly = pl.read_parquet(lake.dataset("hourly") / "*.parquet")
+    if hourly["count"].drop_nulls().is_empty():
+        # Daily-only sources (e.g. the national schema at time_step 86400) have no hours to model:
+        # say so, and let indicators, warehouse and reports still be built.
+        (lake.lake / MODEL_FILE).unlink(missing_ok=True)
+        note = "no hourly counts in the lake (daily-only sources): nothing to forecast"
+        context.log.warning(note)
+        yield dg.Output(pl.DataFrame(schema=FORECAST_SCHEMA), output_name="baseline_forecast", metadata={"note": note})
+        yield dg.Output(pl.DataFrame(schema=SCORES_SCHEMA), output_name="forecast_scores", metadata={"note": note})
+        return
     model = fit_baseline(hourly, tz=lake.tz, zone=lake.school_zone)
     save_model(model, lake.lake / MODEL_FILE)
     start = model.cutoff_utc + dt.timedelta(hours=1)

@@ -10,7 +10,7 @@ import polars as pl
 
 from assets.forecast import MODEL_FILE, baseline_forecast
 from pipelines.resources import LakeResource
-from scenarios.forecast import load_model
+from scenarios.forecast import FORECAST_SCHEMA, load_model
 from scenarios.spec import apply_scenario, load_scenario
 
 #: The scenario files shipped with the project (YAML, validated by scenarios.spec).
@@ -36,6 +36,9 @@ def scenario_forecast(context: dg.AssetExecutionContext, lake: LakeResource) -> 
     """For each catalog scenario: the baseline over its period (`scenario` = `baseline`) and the
     forecast under its hypotheses (`scenario` = its name), in the forecasts contract
     (`lake/forecasts/scenarios.parquet`)."""
+    if not (lake.lake / MODEL_FILE).exists():
+        context.add_output_metadata({"note": "no baseline model (no hourly counts): no scenario forecast"})
+        return pl.DataFrame(schema=FORECAST_SCHEMA)
     model = load_model(lake.lake / MODEL_FILE)
     frames = []
     for path in catalog_files():

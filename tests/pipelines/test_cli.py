@@ -75,3 +75,23 @@ def test_format_and_mapping_together_are_refused(runner: CliRunner, home: Path) 
     res = runner.invoke(cli, ["ingest", str(docs / "long_counts.csv"), "--mapping", str(docs / "long_counts.yaml"),
                               "--format", "naive_csv", "--home", str(home)])
     assert res.exit_code == 2 and "not both" in res.output
+
+
+def test_daily_only_national_files_run_end_to_end_without_forecasts(runner: CliRunner, home: Path,
+                                                                    shared_data: Path) -> None:
+    """The README's example: real Eco-Counter exports at daily steps, ingested and run as a new user would."""
+    from warehouse.engine import default_url, make_engine
+    from warehouse.io import read_frame
+
+    res = runner.invoke(cli, ["ingest", str(shared_data / "comptage_mobilites_schema" / "v0.2.4"), "--home", str(home)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(cli, ["run", "--home", str(home)])
+    assert res.exit_code == 0, res.output
+    engine = make_engine(default_url(home))
+    tmja = read_frame(engine, "indicators", where={"sensor_id": "CPTTEST2032", "indicator": "tmja",
+                                                   "estimator": "mean_valid_days", "direction": "all"})
+    # By hand from the measure CSV: the 730 rows of counter CPTTEST2032 (two pedestrian channels) sum to 2,545,588.
+    assert tmja.select("mode", "period", "value", "coverage").rows() == [("pedestrian", "2022", 2545588 / 365, 1.0)]
+    assert read_frame(engine, "forecasts").is_empty()  # no hourly counts: said, not faked
+    report = (home / "reports" / "summer_peak.fr.html").read_text()
+    assert 'data-value="6974.213698630137"' in report
