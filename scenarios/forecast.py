@@ -53,6 +53,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
 from scenarios.calendars import calendar_frame
+from sensors_io.aggregate import exact_mean, exact_sum
 
 MODEL_HGB = "hgb_poisson"
 MODEL_SNAIVE = "seasonal_naive_168h"
@@ -132,13 +133,13 @@ def _series_state(obs: pl.DataFrame, origin: dt.datetime) -> tuple[pl.DataFrame,
     normal = win.filter(~pl.col("is_public_holiday"))
     level = (
         win.group_by("series_code", "mode")
-        .agg(level_all=pl.col("count").mean())
-        .join(normal.group_by("series_code").agg(level=pl.col("count").mean()), on="series_code", how="left")
+        .agg(level_all=exact_mean(pl.col("count")))
+        .join(normal.group_by("series_code").agg(level=exact_mean(pl.col("count"))), on="series_code", how="left")
         .with_columns(level=pl.coalesce("level", "level_all").clip(lower_bound=0.01))
         .select("series_code", "mode", "level")
     )
     prof = (
-        normal.group_by("series_code", "how").agg(mean=pl.col("count").mean())
+        normal.group_by("series_code", "how").agg(mean=exact_mean(pl.col("count")))
         .join(level, on="series_code")
         .with_columns(profile=pl.col("mean") / pl.col("level"))
     )
@@ -169,6 +170,8 @@ def _design(rows: pl.DataFrame, level: pl.DataFrame, by_how: pl.DataFrame, modes
             series_cat=pl.col("series_code") if use_series else pl.lit(0, pl.Int32),
         )
     )
+    # Joins do not keep row order; the sampled rows and HGB's binning subsample depend on it.
+    rows = rows.sort("series_code", "start_utc")
     X = rows.select(
         [pl.col(c).cast(pl.Float64) for c in FEATURES]
     ).to_numpy()
@@ -197,7 +200,9 @@ def _calibrate(res: pl.DataFrame) -> pl.DataFrame:
 
     def table(g: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
         phi = g.group_by(keys).agg(
-            phi=((pl.col("r") ** 2 - pl.col("yhat")).sum() / (pl.col("yhat") ** 2).sum().clip(lower_bound=1e-9))
+            # milli-unit exact sums: squares of counts would overflow micro-units on large backtests
+            phi=(exact_sum(pl.col("r") ** 2 - pl.col("yhat"), 1000)
+                 / exact_sum(pl.col("yhat") ** 2, 1000).clip(lower_bound=1e-9))
             .clip(lower_bound=0.0)
         )
         e = g.join(phi, on=keys).with_columns(e=pl.col("r") / _noise_scale(pl.col("yhat"), pl.col("phi")))
@@ -317,7 +322,8 @@ def _prepare(hourly: pl.DataFrame, min_valid_share: float) -> tuple[pl.DataFrame
              & (pl.col("vs") >= min_valid_share)).drop("vs").collect()
     series = obs.select(SERIES_KEY).unique().sort(SERIES_KEY).with_row_index("series_code")
     series = series.with_columns(pl.col("series_code").cast(pl.Int32))
-    obs = obs.join(series, on=SERIES_KEY).select("series_code", "mode", "start_utc", "count")
+    obs = (obs.join(series, on=SERIES_KEY).select("series_code", "mode", "start_utc", "count")
+           .sort("series_code", "start_utc"))
     return obs, series
 
 
@@ -384,7 +390,7 @@ def _fit_baseline(hourly: pl.DataFrame, *, cutoff_utc: dt.datetime | None, tz: s
     end = cutoff + dt.timedelta(hours=1)  # first hour after the cutoff
 
     cal = _calendar_features(obs.get_column("start_utc"), tz=tz, zone=zone, trend_origin=cutoff)
-    obs_cal = obs.join(cal, on="start_utc", how="left")
+    obs_cal = obs.join(cal, on="start_utc", how="left").sort("series_code", "start_utc")  # joins do not keep order
     timings = {"prepare": time.perf_counter() - t0}
 
     # ---- rolling-origin backtest
@@ -437,8 +443,8 @@ def _fit_baseline(hourly: pl.DataFrame, *, cutoff_utc: dt.datetime | None, tz: s
 
     # ---- per-series scores and choice
     per = cov.group_by("series_code", "model").agg(
-        mae=(pl.col("y") - pl.col("yhat")).abs().mean(),
-        coverage80=pl.col("inside").cast(pl.Float64).mean(),
+        mae=exact_mean((pl.col("y") - pl.col("yhat")).abs()),
+        coverage80=exact_mean(pl.col("inside").cast(pl.Float64)),
         n_hours=pl.len().cast(pl.Int64),
     )
     naive = per.filter(pl.col("model") == MODEL_SNAIVE).select("series_code", mae_naive="mae")

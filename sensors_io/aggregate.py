@@ -15,7 +15,7 @@ from sensors_io.schema import SERIES_KEY
 EXACT_SCALE = 1_000_000
 
 
-def exact_sum(expr: pl.Expr) -> pl.Expr:
+def exact_sum(expr: pl.Expr, scale: int = EXACT_SCALE) -> pl.Expr:
     """Sum in integer micro-units: order-independent, so the same inputs always give the same numbers.
 
     A float sum depends on the order of its terms (to about 1e-13) and group order is not fixed in a
@@ -27,13 +27,13 @@ def exact_sum(expr: pl.Expr) -> pl.Expr:
     >>> pl.DataFrame({"x": [0.1, 0.2, None]}).select(exact_sum(pl.col("x"))).item()
     0.3
     """
-    total = (expr * EXACT_SCALE).round().cast(pl.Int64).sum() / EXACT_SCALE
+    total = (expr * scale).round().cast(pl.Int64).sum() / scale
     return pl.when(expr.count() > 0).then(total)
 
 
-def exact_mean(expr: pl.Expr) -> pl.Expr:
+def exact_mean(expr: pl.Expr, scale: int = EXACT_SCALE) -> pl.Expr:
     """Mean of the non-null values through :func:`exact_sum` (null when there is none)."""
-    return exact_sum(expr) / expr.count()
+    return exact_sum(expr, scale) / expr.count()
 
 
 #: Hours a day may miss and still count as a valid day (19 valid hours of 24).

@@ -217,3 +217,12 @@ def test_unknown_series_is_an_error(model: BaselineModel) -> None:
     with pytest.raises(ValueError, match="no fitted model"):
         model.predict(dt.datetime(2025, 7, 1), dt.datetime(2025, 7, 2),
                       series=pl.DataFrame({"sensor_id": ["nope"], "mode": ["car"], "direction": ["in"]}))
+
+
+def test_same_rows_in_another_order_give_bit_identical_forecasts(hourly: pl.DataFrame, model: BaselineModel) -> None:
+    # Joins and group-bys do not keep row order; the fit must not depend on it (same inputs, same numbers).
+    shuffled = fit_baseline(hourly.sample(fraction=1.0, shuffle=True, seed=3))
+    start = model.cutoff_utc + dt.timedelta(hours=1)
+    end = start + dt.timedelta(days=7)
+    assert shuffled.predict(start, end).equals(model.predict(start, end))
+    assert shuffled.scores.equals(model.scores)
