@@ -14,8 +14,7 @@ import dagster as dg
 from pipelines.jobs import ingest_job
 from pipelines.partitions import daily_partitions
 from pipelines.resources import LakeResource
-from sensors_io.detect import discover
-from sensors_io.staging import stage_sources
+from sensors_io.staging import discover_tolerant, stage_sources
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
@@ -40,7 +39,11 @@ def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
     cursor = float(context.cursor or 0.0)
     if not lake.landing.is_dir():
         return dg.SkipReason(f"no landing folder at {lake.landing}")
-    sources = [s for s in discover([lake.landing]) if max(_mtime(Path(f)) for f in s.files) > cursor]
+    found, failed = discover_tolerant([lake.landing])
+    for f in failed:  # one unreadable file must not stop every tick: say it, ingest the rest
+        if _mtime(Path(f.files[0])) > cursor:
+            context.log.warning(f.error)
+    sources = [s for s in found if max(_mtime(Path(f)) for f in s.files) > cursor]
     if not sources:
         return dg.SkipReason("no new file in the landing folder")
     report = stage_sources(sources, lake.lake, lake.tz)

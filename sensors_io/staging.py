@@ -238,6 +238,18 @@ def stage_paths(
 
     if not tolerant:
         return stage_sources(discover([Path(p) for p in paths], fmt, naive_tz), lake, tz)
+    sources, failed = discover_tolerant(paths, fmt, naive_tz)
+    report = stage_sources(sources, lake, tz)
+    report.sources += failed
+    return report
+
+
+def discover_tolerant(paths: Sequence[Path], fmt: str | None = None,
+                      naive_tz: str | None = None) -> tuple[list, list[SourceReport]]:
+    """Sources under ``paths``, each top-level entry discovered on its own; unreadable entries are
+    returned as failed reports instead of stopping the others (the landing folder's rule)."""
+    from sensors_io.detect import discover
+
     sources, failed = [], []
     for entry in (c for p in map(Path, paths) for c in (sorted(p.iterdir()) if p.is_dir() else [p])):
         if entry.name.startswith("."):
@@ -246,9 +258,7 @@ def stage_paths(
             sources += discover([entry], fmt, naive_tz)
         except IngestError as exc:
             failed.append(SourceReport(key="", format="unknown", files=[str(entry)], error=str(exc)))
-    report = stage_sources(sources, lake, tz)
-    report.sources += failed
-    return report
+    return sources, failed
 
 
 def staged_files(lake: Path) -> list[Path]:

@@ -70,4 +70,17 @@ def test_landing_sensor_ingests_new_files_once(tmp_path: Path) -> None:
     assert request.run_key.startswith("comptagemobilites_measure_fecamp-demo.csv:")
     second = landing_sensor(dg.build_sensor_context(cursor=first.cursor, resources={"lake": lake}))
     assert isinstance(second, dg.SkipReason)
+
+
+def test_an_unreadable_landing_file_does_not_stop_the_sensor(tmp_path: Path) -> None:
+    from sensors_io.demo_town import generate_demo_town
+
+    home = tmp_path / "home"
+    town = generate_demo_town(tmp_path / "town", start=dt.date(2025, 3, 10), end=dt.date(2025, 3, 11), seed=3)
+    shutil.copytree(town.comptage_dir, home / "landing" / "comptage")
+    (home / "landing" / "unknown.csv").write_text("foo;bar\n1;2\n")
+    result = landing_sensor(dg.build_sensor_context(cursor=None, resources={"lake": LakeResource(home=str(home))}))
+    assert isinstance(result, dg.SensorResult)
+    [request] = result.run_requests  # the good source is still ingested
+    assert request.run_key.startswith("comptagemobilites_measure_fecamp-demo.csv:")
     assert os.path.exists(home / "lake" / "staging" / "_manifest.json")
