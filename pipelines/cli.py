@@ -31,10 +31,6 @@ def _echo(msg: str) -> None:
     click.echo(msg, err=False)
 
 
-def _settings(home: str | None) -> Settings:
-    return load_settings(home)
-
-
 def materialize(settings: Settings, selection: list[str] | None, days: tuple[str, str] | None,
                 ops_config: dict | None = None) -> dict[str, int]:
     """Materialize assets in-process (all, or ``selection``) over the partition keys ``days``."""
@@ -154,7 +150,7 @@ def demo(home: str | None, seed: int) -> None:
     from sensors_io.demo_town import generate_demo_town
     from sensors_io.staging import stage_paths
 
-    s = _settings(home)
+    s = load_settings(home)
     target = s.home / DEMO_FOLDER
     t0 = time.perf_counter()
     if not (target / "truth.json").exists():
@@ -179,7 +175,7 @@ def ingest(home: str | None, paths: tuple[str, ...], fmt: str | None, mapping: s
     """Read sensor exports (files or folders) into the lake, then rebuild the days they cover."""
     from sensors_io.staging import stage_paths
 
-    s = _settings(home)
+    s = load_settings(home)
     if mapping:
         if fmt:
             raise click.UsageError("use either --format NAME or --mapping FILE, not both")
@@ -212,7 +208,7 @@ def ingest(home: str | None, paths: tuple[str, ...], fmt: str | None, mapping: s
 @home_option
 def run(home: str | None) -> None:
     """Materialize the whole graph in-process for whatever has been ingested."""
-    _run_all(_settings(home))
+    _run_all(load_settings(home))
 
 
 @cli.command()
@@ -220,7 +216,7 @@ def run(home: str | None) -> None:
 @click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
 def report(home: str | None, lang: str) -> None:
     """Write the scenario reports (HTML) from the warehouse."""
-    s = _settings(home)
+    s = load_settings(home)
     materialize(s, ["scenario_report"], None, {"scenario_report": {"config": {"lang": lang}}})
     _echo(f"Reports: {s.reports / ('index.html' if lang == 'fr' else f'index.{lang}.html')}")
 

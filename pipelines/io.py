@@ -67,13 +67,17 @@ class LakeIOManager(PolarsParquetIOManager):
         return UPath(*prefix, *lake_folder(name).split("/"))
 
     # -- reads ---------------------------------------------------------------------------------
-    def scan_df_from_path(
-        self, path: "UPath", context: dg.InputContext, partition_key: str | None = None
-    ) -> pl.LazyFrame:
+    def _scan(self, paths: str | list[str], context: dg.InputContext) -> pl.LazyFrame:
+        """``pl.scan_parquet`` with the read keys Polars 2 still has and the remapped storage options."""
         md = context.definition_metadata or {}
         keep = {k: md[k] for k in _READ_KEYS if k in md}
         opts = _remap_fsspec_storage_options(self.storage_options)
-        return pl.scan_parquet(str(path), storage_options=opts or None, **keep)
+        return pl.scan_parquet(paths, storage_options=opts or None, **keep)
+
+    def scan_df_from_path(
+        self, path: "UPath", context: dg.InputContext, partition_key: str | None = None
+    ) -> pl.LazyFrame:
+        return self._scan(str(path), context)
 
     def load_partitions(self, context: dg.InputContext) -> Any:
         """Several partitions: a dict for ``dict[...]`` inputs, else one frame over all files."""
@@ -92,12 +96,7 @@ class LakeIOManager(PolarsParquetIOManager):
         if not present:
             raise FileNotFoundError(f"no partition of {context.asset_key.to_user_string()} in the lake")
         md = context.definition_metadata or {}
-        keep = {k: md[k] for k in _READ_KEYS if k in md}
-        lf = pl.scan_parquet(
-            [str(p) for _, p in sorted(present.items())],
-            storage_options=_remap_fsspec_storage_options(self.storage_options) or None,
-            **keep,
-        )
+        lf = self._scan([str(p) for _, p in sorted(present.items())], context)
         if md.get("columns") is not None:
             lf = lf.select(md["columns"])
         eager = typing_type in (None, Any, pl.DataFrame) or typing_type is type(None)
