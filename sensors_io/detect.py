@@ -56,6 +56,9 @@ class Format:
     #: Header columns the data file must have (CSV formats): an unrecognised header holding most of them
     #: is reported as this format with the first missing column named.
     required: tuple[str, ...] = ()
+    #: ``streamer(files, accepted_out, quarantine_out, *, seq, work_dir, **options) -> StreamStats`` for
+    #: formats staged without holding the file in memory (see :mod:`sensors_io.readers.long_csv`).
+    streamer: Callable[..., Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,16 @@ class Source:
     def read(self) -> ReadResult:
         """Read the source with its format's reader."""
         return FORMATS[self.format].reader(*self.files, **dict(self.options))
+
+    @property
+    def streamer(self) -> Callable[..., Any] | None:
+        """The format's streaming stager, if it has one."""
+        return FORMATS[self.format].streamer
+
+    def stream(self, accepted_out: Path, quarantine_out: Path, *, seq: int, work_dir: Path) -> Any:
+        """Stage the source by streaming (formats with a ``streamer``): returns its StreamStats."""
+        return FORMATS[self.format].streamer(self.files, accepted_out, quarantine_out, seq=seq,  # type: ignore[misc]
+                                             work_dir=work_dir, **dict(self.options))
 
 
 def _head(path: Path) -> str:
@@ -145,6 +158,7 @@ def _register_optional() -> None:
         ("sensors_io.readers.paris_loops", "FORMAT"),
         ("sensors_io.readers.ecocounter", "FORMAT"),
         ("sensors_io.readers.naive_csv", "FORMAT"),
+        ("sensors_io.readers.long_csv", "FORMAT"),
     ):
         try:
             mod = __import__(module, fromlist=[attr])
@@ -248,7 +262,7 @@ def _expand(paths: Iterable[Path]) -> list[tuple[Path, bool]]:
 
 
 #: Formats whose timestamps carry no offset: the user's ``--tz`` is passed to their reader.
-NAIVE_TIME_FORMATS = frozenset({"naive_csv"})
+NAIVE_TIME_FORMATS = frozenset({"naive_csv", "long_csv"})
 
 
 def discover(paths: Sequence[Path], fmt: str | None = None, tz: str | None = None) -> list[Source]:

@@ -24,10 +24,12 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
 from sensors_io.errors import IngestError
+from sensors_io.readers.long_csv import scan_staged
 from sensors_io.schema import (
     COUNTS_SCHEMA,
     OPTIONAL_SCHEMA,
@@ -99,9 +101,25 @@ def _locked(lake: Path) -> Iterator[None]:
     with open(lake / STAGING / ".lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
+            _remove_leftovers(lake)
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _remove_leftovers(lake: Path) -> None:
+    """Delete what a killed stager left behind (hidden temporary files and folders, written aside before
+    a rename): with the lock held, no other stager is writing them. The manifest never lists them."""
+    import shutil
+
+    for folder in (lake / STAGING, lake / QUARANTINE):
+        if not folder.is_dir():
+            continue
+        for p in folder.iterdir():
+            if p.name.startswith(".stream-") and p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            elif p.name.startswith(".") and p.name.endswith((".tmp", ".parsed")):
+                p.unlink(missing_ok=True)
 
 
 def read_manifest(lake: Path) -> list[dict]:
@@ -150,6 +168,26 @@ def stage_sources(sources: Sequence, lake: Path, tz: str = "Europe/Paris") -> In
                 report.sources.append(SourceReport(**{**entry, "already_staged": True}))
                 continue
             rep = SourceReport(key=key, format=src.format, files=[str(f) for f in files])
+            if getattr(src, "streamer", None) is not None:
+                seq = len(manifest) + 1
+                try:
+                    stats = src.stream(lake / STAGING / f"{key}.parquet", lake / QUARANTINE / f"{key}.parquet",
+                                       seq=seq, work_dir=lake / STAGING)
+                except IngestError as exc:
+                    rep.error = str(exc)
+                    report.sources.append(rep)
+                    continue
+                rep.rows_read, rep.accepted = stats.rows_read, stats.accepted
+                rep.quarantined, rep.duplicates = stats.quarantined, stats.duplicates
+                if stats.first_utc is not None:
+                    rep.first_day = str(stats.first_utc.astimezone(ZoneInfo(tz)).date())
+                    rep.last_day = str(stats.last_utc.astimezone(ZoneInfo(tz)).date())
+                entry = {k: v for k, v in asdict(rep).items() if k not in ("already_staged", "error")}
+                manifest.append({**entry, "seq": seq})
+                known[key] = manifest[-1]
+                _write_manifest(lake, manifest)
+                report.sources.append(rep)
+                continue
             try:
                 result = src.read()
                 result.check_accounting()
@@ -283,8 +321,9 @@ def select_counts(lake: Path, start_utc: dt.datetime, end_utc: dt.datetime) -> t
     if not files:
         return pl.DataFrame(schema=COUNTS_SCHEMA), 0
     start_utc, end_utc = start_utc.astimezone(dt.UTC), end_utc.astimezone(dt.UTC)
+    # Each file through scan_staged: a streamed source keeps its parse columns and skips rejected rows.
     window = (
-        pl.scan_parquet([str(f) for f in files])
+        pl.concat([scan_staged(f).select(list(STAGED_SCHEMA)) for f in files])
         .filter(pl.col("start_utc").is_between(start_utc, end_utc, closed="left"))
         .collect()
     )

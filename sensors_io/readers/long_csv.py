@@ -1,0 +1,512 @@
+"""Long CSV in canonical column names, streamed: files larger than memory, millions of rows a second.
+
+A *long CSV* has one row per sensor × time (× mode × direction), with columns named as the canonical
+counts (case and surrounding spaces ignored):
+
+========================= ===========================================================================
+``sensor_id`` (required)  the counting device
+``count`` (required)      a number ≥ 0; empty = not measured
+time (required)           ``start_utc``, ``ts``, ``timestamp``, ``datetime`` or ``time``: interval start,
+                          ISO 8601 with an offset or ``Z`` (UTC), or naive local time (``--tz``,
+                          default the town's zone)
+``mode``                  one of the canonical modes (default ``all_vehicles``)
+``direction``             default ``both``
+``site_id``               default the sensor id
+``interval_s``            seconds; when absent, the most common step between a series' first rows
+========================= ===========================================================================
+
+How it stays fast and bounded (PERFORMANCE.md): the file is never held in memory.
+
+1. One streaming Polars plan parses every line (strings → types with one timestamp format detected
+   from the first rows, so the parse is a fixed-format one), tags each row with its first problem, and
+   a 64-bit hash of its key, and sinks the result to a temporary Parquet file.
+2. Duplicate keys are found from the hashes alone (8 bytes a row, sorted in buckets when the file is
+   big), so only rows whose key occurs twice are ever gathered and resolved exactly, by the shared rule
+   (:func:`sensors_io.readers.resolve_duplicates`: the last line wins, exact copies are duplicates,
+   conflicting copies go to quarantine).
+3. A second streaming plan writes the accepted rows, and rejected rows go to quarantine with line,
+   column, value and reason. ``rows read = accepted + quarantined + duplicates`` holds exactly.
+
+Naive local times: a local time that does not exist (the spring-forward hour) is quarantined; a local
+time that occurs twice (the autumn hour) takes the earlier offset on its first line and the later
+offset on the second line of the same series, as clocks write it.
+
+A file that is not valid UTF-8 is transcoded from Windows-1252 to a temporary UTF-8 copy, in chunks.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import os
+import tempfile
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from sensors_io.errors import IngestError
+from sensors_io.readers import (
+    FALLBACK_ENCODING,
+    FUTURE_TOLERANCE,
+    REASON_FUTURE,
+    TEXT_EXPECTED,
+    UTF8_BOM,
+    binary_kind,
+    resolve_duplicates,
+    sniff_separator,
+    utc_now,
+)
+from sensors_io.schema import COUNTS_SCHEMA, MODES, OPTIONAL_SCHEMA, QUARANTINE_SCHEMA, ROW_KEY, ReadResult
+
+SOURCE = "long_csv"
+TIME_COLUMNS = ("start_utc", "ts", "timestamp", "datetime", "time")
+REQUIRED = ("sensor_id", "count")
+DEFAULT_MODE = "all_vehicles"
+#: Rows whose timestamps are sampled to choose the fixed parse format and the interval.
+SAMPLE_ROWS = 2000
+#: Hash buckets are sized so that one bucket's hashes take at most this many rows (8 bytes each).
+BUCKET_ROWS = 4_000_000
+
+#: Fixed formats tried on the sample, in order (aware ones first); the first that parses every sampled
+#: value is used for the whole file, and a row it does not parse is quarantined naming it.
+AWARE_FORMATS = (
+    "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S%.fZ", "%Y-%m-%dT%H:%M:%S%:z", "%Y-%m-%dT%H:%M:%S%.f%:z",
+    "%Y-%m-%d %H:%M:%S%:z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%dT%H:%M:%S%#z",
+    "%Y-%m-%d %H:%M:%S%#z",
+)
+NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M")
+
+
+@dataclass
+class StreamStats:
+    """Accounting of one streamed source."""
+
+    rows_read: int
+    accepted: int
+    quarantined: int
+    duplicates: int
+    first_utc: dt.datetime | None
+    last_utc: dt.datetime | None
+
+
+def _normalise(name: str) -> str:
+    return name.replace("\ufeff", "").strip().strip('"').strip().lower()
+
+
+@dataclass(frozen=True)
+class _Layout:
+    sep: str
+    columns: tuple[str, ...]  # normalised, in file order
+    time_column: str
+    time_format: str
+    aware: bool
+    interval_s: int | None  # None: the file has an interval_s column
+    padded: bool  # sampled values carry surrounding spaces: strip every value
+
+
+def _head_lines(path: Path, n: int) -> tuple[list[str], str]:
+    """The first ``n`` lines (decoded) and the encoding the file seems to use."""
+    with open(path, "rb") as fh:
+        raw = fh.read(1 << 20)
+    kind = binary_kind(raw[:8192])
+    if kind is not None:
+        raise IngestError(path, TEXT_EXPECTED, line=1, found=kind, hint="Was a file of another kind renamed to .csv?")
+    raw = raw.removeprefix(UTF8_BOM)
+    try:
+        text, encoding = raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.start > len(raw) - 4:  # a multi-byte character cut by the 1 MiB window
+            text, encoding = raw[: exc.start].decode("utf-8"), "utf-8"
+        else:
+            text, encoding = raw.decode(FALLBACK_ENCODING, errors="replace"), FALLBACK_ENCODING
+    lines = text.splitlines()
+    return lines[:n], encoding
+
+
+def _detect_format(path: Path, values: list[str], column: str) -> tuple[str, bool]:
+    """(format, aware) parsing every sampled timestamp; IngestError naming the first one none parses."""
+    sample = pl.Series([v.strip() for v in values if v.strip()], dtype=pl.String)
+    if sample.is_empty():
+        raise IngestError(path, f"timestamps in column {column!r}", line=2, column=column, found="empty values")
+    best: tuple[int, str, bool] | None = None
+    for fmt, aware in [*((f, True) for f in AWARE_FORMATS), *((f, False) for f in NAIVE_FORMATS)]:
+        kw = {"time_zone": "UTC"} if aware else {}
+        parsed = sample.str.to_datetime(fmt, strict=False, time_unit="us", **kw).len() - \
+            sample.str.to_datetime(fmt, strict=False, time_unit="us", **kw).null_count()
+        if parsed == sample.len():
+            return fmt, aware
+        if best is None or parsed > best[0]:
+            best = (parsed, fmt, aware)
+    # The format most sampled stamps follow; the others are quarantined naming it.
+    if best is not None and 2 * best[0] > sample.len():
+        return best[1], best[2]
+    raise IngestError(
+        path, "ISO 8601 timestamps (2024-03-31T01:00:00Z, …+02:00, or naive 2024-03-31 01:00:00)",
+        line=2, column=column, found=values[0][:40],
+        hint="For other timestamp layouts, describe the file with --mapping FILE (README, \"Mapping files\")",
+    )
+
+
+def sniff(path: Path, head: str) -> str | None:
+    """``data`` when the header names the canonical long columns (sensor_id, count and a time column)."""
+    first = head.splitlines()[0] if head else ""
+    sep = ";" if first.count(";") > first.count(",") else ","
+    cols = {_normalise(c) for c in first.split(sep)}
+    return "data" if set(REQUIRED) <= cols and cols & set(TIME_COLUMNS) else None
+
+
+def _layout(path: Path, tz: str | None) -> tuple[_Layout, str]:
+    lines, encoding = _head_lines(path, SAMPLE_ROWS + 1)
+    if not lines or not lines[0].strip():
+        raise IngestError(path, "a long CSV with a header line", line=1, found="an empty file")
+    sep = sniff_separator(lines[0])
+    columns = tuple(_normalise(c) for c in next(csv.reader([lines[0]], delimiter=sep)))
+    missing = [c for c in REQUIRED if c not in columns]
+    time_cols = [c for c in TIME_COLUMNS if c in columns]
+    if missing or not time_cols:
+        raise IngestError(path, f"the long CSV columns sensor_id, count and one of {', '.join(TIME_COLUMNS)}",
+                          line=1, column=missing[0] if missing else "start_utc", found=lines[0][:200],
+                          hint="Otherwise use --format NAME or --mapping FILE")
+    rows = [r for r in csv.reader(lines[1:], delimiter=sep) if r]
+    if not rows:
+        raise IngestError(path, "data rows after the header", line=2, found="end of file (header only)")
+    ti, si = columns.index(time_cols[0]), columns.index("sensor_id")
+    fmt, aware = _detect_format(path, [r[ti] for r in rows if len(r) > ti], time_cols[0])
+    interval = None
+    if "interval_s" not in columns:
+        interval = _infer_interval(path, rows, si, ti, fmt, aware,
+                                   [columns.index(c) for c in ("mode", "direction") if c in columns])
+    padded = any(v != v.strip() for r in rows[:SAMPLE_ROWS] for v in r)
+    return _Layout(sep, columns, time_cols[0], fmt, aware, interval, padded), encoding
+
+
+def _infer_interval(path: Path, rows: list[list[str]], si: int, ti: int, fmt: str, aware: bool,
+                    extra: list[int]) -> int:
+    """The most common positive step between consecutive sampled stamps of a series."""
+    n = max(si, ti, *extra) + 1
+    ok = [r for r in rows if len(r) >= n]
+    frame = pl.DataFrame({"k": ["\x1f".join(r[i] for i in (si, *extra)) for r in ok], "t": [r[ti].strip() for r in ok]})
+    kw = {"time_zone": "UTC"} if aware else {}
+    steps = (
+        frame.with_columns(pl.col("t").str.to_datetime(fmt, strict=False, time_unit="us", **kw))
+        .with_columns(d=pl.col("t").diff().over("k").dt.total_seconds())
+        .filter(pl.col("d") > 0)["d"]
+    )
+    if steps.is_empty():
+        raise IngestError(path, "an interval_s column, or at least two rows of one series to infer the interval",
+                          line=1, column="interval_s", found="one row per series in the first rows")
+    return int(steps.mode().sort()[0])
+
+
+def _transcode(path: Path, work: Path) -> Path:
+    """A UTF-8 copy of a Windows-1252 file, written in chunks (bounded memory)."""
+    out = work / f"{uuid.uuid4().hex}.utf8.csv"
+    dec = codecs.getincrementaldecoder(FALLBACK_ENCODING)()
+    with open(path, "rb") as src, open(out, "w", encoding="utf-8", newline="") as dst:
+        for chunk in iter(lambda: src.read(1 << 22), b""):
+            try:
+                dst.write(dec.decode(chunk))
+            except UnicodeDecodeError as exc:
+                raise IngestError(path, TEXT_EXPECTED, found=f"bytes {chunk[exc.start:exc.start + 4].hex(' ')}") from exc
+        dst.write(dec.decode(b"", final=True))
+    return out
+
+
+def _ragged_line(path: Path, sep: str, encoding: str) -> tuple[int, int]:
+    """(line, fields) of the first record with more fields than the header (error path only)."""
+    with open(path, encoding=encoding, errors="replace", newline="") as fh:
+        reader = csv.reader(fh, delimiter=sep)
+        width = len(next(reader))
+        for row in reader:
+            if len(row) > width:
+                return reader.line_num, len(row)
+    return 0, width
+
+
+def _parse_plan(csv_path: Path, lay: _Layout, tz: str, source_file: str, now: dt.datetime,
+                seq: int | None = None) -> tuple[pl.LazyFrame, list[tuple[str, str, str]]]:
+    """Every line typed in the staged layout (canonical + optional columns, ``_seq``), then ``_line``, ``_amb``
+    (an ambiguous autumn local time), the key hash ``_h``, the first problem's code ``_code`` and the raw texts
+    of rejected rows; with the checks ``(column, raw field, reason)`` the codes index."""
+    lf = pl.scan_csv(
+        csv_path, separator=lay.sep, infer_schema=False, row_index_name="_line", row_index_offset=2,
+        with_column_names=lambda cols: [_normalise(c) for c in cols], encoding="utf8",
+    )
+    cols = set(lay.columns)
+
+    def text(name: str) -> pl.Expr:
+        # Stripping every value costs ~0.25 s per 7 M; it is done only when the sampled rows are padded.
+        return pl.col(name).str.strip_chars() if lay.padded else pl.col(name)
+
+    raw_t = text(lay.time_column)
+    if lay.aware:
+        start = raw_t.str.to_datetime(lay.time_format, strict=False, time_unit="us", time_zone="UTC", cache=False)
+        amb = pl.lit(False)
+    else:
+        naive = raw_t.str.to_datetime(lay.time_format, strict=False, time_unit="us", cache=False)
+        start = naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+        later = naive.dt.replace_time_zone(tz, ambiguous="latest", non_existent="null").dt.convert_time_zone("UTC")
+        amb = start != later
+        naive_ok = naive.is_not_null()
+    raw_c = text("count")
+    count = raw_c.cast(pl.Float64, strict=False)
+    mode = text("mode") if "mode" in cols else pl.lit(DEFAULT_MODE)
+    sensor = text("sensor_id")
+    direction = text("direction").fill_null("both") if "direction" in cols else pl.lit("both")
+    site = text("site_id").fill_null(sensor) if "site_id" in cols else sensor
+    raw_i = text("interval_s") if lay.interval_s is None else pl.lit(str(lay.interval_s))
+    interval = raw_i.cast(pl.Int32, strict=False)
+    cutoff = pl.lit(now + FUTURE_TOLERANCE).cast(pl.Datetime("us", "UTC"))
+    gap_reason = (f"a timestamp as {lay.time_format}" if lay.aware
+                  else f"a local time ({tz}) as {lay.time_format}")
+    # Typed columns are computed once; the checks below refer to them by name (a when/then chain
+    # over expressions would evaluate each parse once per branch).
+    typed = lf.select(
+        pl.col("_line").cast(pl.Int64),
+        _rt=raw_t, _rc=raw_c, _rm=mode, _ri=raw_i, _naive_ok=naive_ok if not lay.aware else pl.lit(True),
+        site_id=site, sensor_id=sensor, mode=mode, direction=direction, start_utc=start,
+        interval_s=interval, count=count, _amb=amb,
+    )
+    c = pl.col
+    checks: list[tuple[pl.Expr, str, str, str]] = [
+        (c("sensor_id").is_null() | (c("sensor_id") == ""), "sensor_id", "sensor_id", "missing sensor_id"),
+        (c("_rt").is_null(), lay.time_column, "_rt", "missing timestamp"),
+    ]
+    if not lay.aware:
+        checks.append((c("_naive_ok") & c("start_utc").is_null(), lay.time_column, "_rt",
+                       f"local time does not exist in {tz} (clocks moved forward)"))
+    checks += [
+        (c("start_utc").is_null(), lay.time_column, "_rt", f"timestamp does not parse: expected {gap_reason}"),
+        (~c("mode").is_in(list(MODES)), "mode", "_rm", f"unknown mode: expected one of {', '.join(MODES)}"),
+        (c("interval_s").is_null() | (c("interval_s") <= 0), "interval_s", "_ri",
+         "interval_s: expected a positive whole number of seconds"),
+        (c("_rc").is_not_null() & (c("count").is_null() | c("count").is_nan() | c("count").is_infinite()), "count",
+         "_rc", "count is not a number"),
+        (c("count") < 0, "count", "_rc", "negative count"),
+        (c("start_utc") > cutoff, lay.time_column, "_rt", REASON_FUTURE),
+    ]
+    code = pl.when(checks[0][0]).then(pl.lit(0, pl.Int8))
+    for i, (cond, *_rest) in enumerate(checks[1:], start=1):
+        code = code.when(cond).then(pl.lit(i, pl.Int8))
+    constants = [pl.lit(SOURCE).alias("source"), pl.lit(source_file).alias("source_file"),
+                 *(pl.lit(None, dtype=t).alias(n) for n, t in OPTIONAL_SCHEMA.items()),
+                 *([pl.lit(seq, dtype=pl.Int32).alias("_seq")] if seq is not None else [])]
+    bad = c("_code").is_not_null()
+    # Only the problem's code and the raw texts of rejected rows are written; column names, values and
+    # reasons are looked up for those rows alone when the quarantine is written (:func:`_quarantine`).
+    return typed.with_columns(_code=code).select(
+        "site_id", "sensor_id", "mode", "direction", "start_utc", "interval_s", "count", *constants, "_line", "_amb",
+        _h=pl.struct(s=c("sensor_id"), m=c("mode"), d=c("direction"), t=c("start_utc"), i=c("interval_s")).hash(0),
+        _code="_code",
+        **{f"_raw{k}": pl.when(bad).then(c(k)) for k in ("sensor_id", "_rt", "_rm", "_ri", "_rc")},
+    ), [(ch[1], ch[2] if ch[2] == "sensor_id" else ch[2], ch[3]) for ch in checks]
+
+
+def _quarantine(scan: pl.LazyFrame, checks: list[tuple[str, str, str]], source_file: str) -> pl.LazyFrame:
+    """Rejected rows in QUARANTINE_SCHEMA, from their problem code (see :func:`_parse_plan`)."""
+    bad = scan.filter(pl.col("_code").is_not_null()).collect()
+    codes = list(range(len(checks)))
+    value = pl.lit(None, pl.String)
+    for i, (_col, raw, _reason) in enumerate(checks):
+        value = pl.when(pl.col("_code") == i).then(pl.col(f"_raw{raw}")).otherwise(value)
+    return bad.lazy().select(
+        source_file=pl.lit(source_file), line=pl.col("_line"),
+        column=pl.col("_code").cast(pl.Int64).replace_strict(codes, [c[0] for c in checks], return_dtype=pl.String),
+        value=value,
+        reason=pl.col("_code").cast(pl.Int64).replace_strict(codes, [c[2] for c in checks], return_dtype=pl.String),
+    ).cast(dict(QUARANTINE_SCHEMA))
+
+
+def _duplicated_hashes(parsed: Path, rows: int) -> pl.Series:
+    """Key hashes that occur more than once among rows without problems (bucketed when big)."""
+    buckets = max(1, -(-rows // BUCKET_ROWS))
+    found = []
+    ok = pl.col("_code").is_null()
+    for b in range(buckets):
+        sel = ok if buckets == 1 else ok & ((pl.col("_h") % buckets) == b)
+        h = pl.scan_parquet(parsed).filter(sel).select("_h").collect(engine="streaming")["_h"].sort()
+        found.append(h.filter(h == h.shift(1)).unique())
+    return pl.concat(found) if found else pl.Series("_h", [], pl.UInt64)
+
+
+def _resolve_candidates(cands: pl.DataFrame, source_file: str) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Exact duplicate rule on the rows whose key hash repeats (ambiguous autumn hours first)."""
+    if cands.is_empty():
+        return cands, pl.DataFrame(schema=QUARANTINE_SCHEMA), 0
+    key = list(ROW_KEY)
+    # Autumn repeated local hour: the 2nd line of one series' same local time is the later instant.
+    rank = pl.col("_line").rank("ordinal").over(key)
+    cands = cands.with_columns(
+        start_utc=pl.when(pl.col("_amb") & (rank == 2)).then(pl.col("start_utc") + pl.duration(hours=1))
+        .otherwise(pl.col("start_utc"))
+    )
+    kept, conflicts, n_dup = resolve_duplicates(cands.rename({"_line": "line"}), source_file=source_file)
+    return kept.rename({"line": "_line"}), conflicts, n_dup
+
+
+def _sink_parsed(csv_path: Path, lay: _Layout, tz: str, source_file: str, now: dt.datetime | None,
+                 seq: int | None, out: Path) -> list[tuple[str, str, str]]:
+    plan, checks = _parse_plan(csv_path, lay, tz, source_file, now or utc_now(), seq)
+    plan.sink_parquet(out, compression="lz4", statistics=True)
+    return checks
+
+
+def _write_atomic_lazy(lf: pl.LazyFrame, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        lf.sink_parquet(tmp, compression="zstd", statistics=True)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def stream_long_csv(
+    path: str | Path, accepted_out: Path, quarantine_out: Path, *, tz: str | None = None,
+    seq: int | None = None, work_dir: Path | None = None, now: dt.datetime | None = None,
+) -> StreamStats:
+    """Stream a long CSV to ``accepted_out`` (canonical + optional columns, plus ``_seq`` when given) and
+    ``quarantine_out`` (QUARANTINE_SCHEMA); both written aside then renamed. Returns the accounting."""
+    path = Path(path)
+    tz = tz or "Europe/Paris"
+    lay, encoding = _layout(path, tz)
+    source_file = str(path)
+    with tempfile.TemporaryDirectory(dir=work_dir, prefix=".stream-") as tmpd:
+        work = Path(tmpd)
+        csv_path = path if encoding == "utf-8" else _transcode(path, work)
+        accepted_out.parent.mkdir(parents=True, exist_ok=True)
+        quarantine_out.parent.mkdir(parents=True, exist_ok=True)
+        parsed = accepted_out.with_name(f".{accepted_out.name}.{uuid.uuid4().hex}.parsed")
+        try:
+            try:
+                checks = _sink_parsed(csv_path, lay, tz, source_file, now, seq, parsed)
+            except pl.exceptions.PolarsError as exc:
+                msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                if "more fields" in msg:
+                    line, n = _ragged_line(csv_path, lay.sep, "utf-8")
+                    raise IngestError(path, f"{len(lay.columns)} '{lay.sep}'-separated fields as in the header",
+                                      line=line, found=f"{n} fields") from exc
+                if "utf" not in msg.lower():
+                    raise IngestError(path, f"a readable '{lay.sep}'-delimited long CSV", found=msg) from exc
+                csv_path = _transcode(path, work)
+                checks = _sink_parsed(csv_path, lay, tz, source_file, now, seq, parsed)
+            scan = pl.scan_parquet(parsed)
+            totals = scan.select(pl.len().alias("n"), pl.col("_code").is_not_null().sum().alias("bad")).collect().row(0)
+            rows_read, n_bad = int(totals[0]), int(totals[1])
+            dup_h = _duplicated_hashes(parsed, rows_read)
+            conflicts = pl.DataFrame(schema=QUARANTINE_SCHEMA)
+            n_dup, n_kept = 0, 0
+            fix = fix_path(accepted_out)
+            fix.unlink(missing_ok=True)
+            if dup_h.len():
+                # Rows whose key repeats are resolved exactly and written beside the staged file; the
+                # staged file keeps every parsed row, and readers skip rejected ones (scan_staged).
+                # In buckets of hashes, so that a file made mostly of duplicates stays bounded too.
+                buckets = max(1, -(-dup_h.len() // (BUCKET_ROWS // 8)))
+                tmp = fix.with_name(f".{fix.name}.{uuid.uuid4().hex}.tmp")
+                writer, parts, n_cand = None, [], 0
+                for b in range(buckets):
+                    hs = dup_h if buckets == 1 else dup_h.filter(dup_h % buckets == b)
+                    cands = scan.filter(pl.col("_code").is_null() & pl.col("_h").is_in(hs.implode())).collect()
+                    kept, conf, nd = _resolve_candidates(cands, source_file)
+                    n_cand, n_kept, n_dup = n_cand + cands.height, n_kept + kept.height, n_dup + nd
+                    parts.append(conf)
+                    table = kept.select([*_staged_columns(seq), "_h"]).to_arrow()
+                    if writer is None:
+                        import pyarrow.parquet as pq
+
+                        writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+                    writer.write_table(table)
+                writer.close()
+                os.replace(tmp, fix)
+                conflicts = pl.concat(parts)
+            else:
+                n_cand = 0
+            if n_bad:
+                quarantine = pl.concat([_quarantine(scan, checks, source_file),
+                                        conflicts.lazy().cast(dict(QUARANTINE_SCHEMA))]).sort("line")
+            else:
+                quarantine = conflicts.lazy().select(list(QUARANTINE_SCHEMA)).cast(dict(QUARANTINE_SCHEMA)).sort("line")
+            _write_atomic_lazy(quarantine, quarantine_out)
+            os.replace(parsed, accepted_out)
+        finally:
+            parsed.unlink(missing_ok=True)
+    accepted = rows_read - n_bad - n_cand + n_kept
+    bounds = scan_staged(accepted_out).select(pl.col("start_utc").min().alias("a"),
+                                              pl.col("start_utc").max().alias("b")).collect().row(0)
+    stats = StreamStats(rows_read, accepted, n_bad + conflicts.height, n_dup, bounds[0], bounds[1])
+    if stats.accepted + stats.quarantined + stats.duplicates != stats.rows_read:
+        raise AssertionError(f"{path}: rows read {rows_read} != accepted {stats.accepted} + quarantined "
+                             f"{stats.quarantined} + duplicates {n_dup}")
+    return stats
+
+
+def fix_path(staged: Path) -> Path:
+    """The companion of a streamed staged file holding its resolved duplicate rows."""
+    return staged.with_name(staged.name.removesuffix(".parquet") + ".fix.parquet")
+
+
+def _staged_columns(seq: int | None) -> list[str]:
+    return [*COUNTS_SCHEMA, *OPTIONAL_SCHEMA, *(["_seq"] if seq is not None else [])]
+
+
+def scan_staged(path: Path) -> pl.LazyFrame:
+    """The accepted rows of a staged file, whichever way it was staged (canonical + optional columns and
+    ``_seq`` when present): rows of a streamed file with a problem code, or whose key repeats, are
+    skipped, and the resolved rows of its ``.fix.parquet`` companion are added."""
+    lf = pl.scan_parquet(path)
+    names = lf.collect_schema().names()
+    cols = [c for c in _staged_columns(0) if c in names]
+    if "_code" not in names:
+        return lf.select(cols)
+    keep = pl.col("_code").is_null()
+    fix = fix_path(Path(path))
+    if not fix.exists():
+        return lf.filter(keep).select(cols)
+    fixed = pl.read_parquet(fix)
+    return pl.concat([lf.filter(keep & ~pl.col("_h").is_in(fixed["_h"].unique().implode())).select(cols),
+                      fixed.lazy().select(cols)])
+
+
+def read_long_csv(path: str | Path, *, tz: str | None = None) -> ReadResult:
+    """:func:`stream_long_csv` into a temporary folder, read back as a :class:`ReadResult` (small files, tests)."""
+    with tempfile.TemporaryDirectory(prefix="long-csv-") as tmpd:
+        acc, qua = Path(tmpd) / "a.parquet", Path(tmpd) / "q.parquet"
+        stats = stream_long_csv(path, acc, qua, tz=tz, work_dir=Path(tmpd))
+        accepted = scan_staged(acc).select(list(COUNTS_SCHEMA)).sort([*ROW_KEY]).collect()
+        quarantine = pl.read_parquet(qua)
+    result = ReadResult(accepted, quarantine, rows_read=stats.rows_read, duplicates=stats.duplicates, source=SOURCE)
+    result.check_accounting()
+    return result
+
+
+def _read(path: Path, **options: object) -> ReadResult:
+    return read_long_csv(path, **options)  # type: ignore[arg-type]
+
+
+def _stream(files: Sequence[Path], accepted_out: Path, quarantine_out: Path, *, seq: int, work_dir: Path,
+            **options: object) -> StreamStats:
+    return stream_long_csv(files[0], accepted_out, quarantine_out, seq=seq, work_dir=work_dir, **options)  # type: ignore[arg-type]
+
+
+def _format():
+    from sensors_io.detect import Format
+
+    return Format(
+        SOURCE,
+        "Long CSV with canonical column names (sensor_id, count, start_utc|ts|timestamp, [mode, direction, "
+        "site_id, interval_s]), streamed; naive times in --tz ZONE",
+        _read,
+        sniff,
+        REQUIRED,
+        streamer=_stream,
+    )
+
+
+FORMAT = _format()
+
+__all__ = ["FORMAT", "StreamStats", "fix_path", "read_long_csv", "scan_staged", "stream_long_csv"]
