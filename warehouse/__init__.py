@@ -1,7 +1,7 @@
 """The SQL warehouse: SQLAlchemy 2 models, engine, atomic Polars writes/reads, and the Dagster resource.
 
 SQLite under ``MOBILITY_HOME`` by default, PostgreSQL (psycopg 3) via ``MOBILITY_WAREHOUSE_URL``.
-Migrations (Alembic) are not set up yet: :func:`create_schema` only creates missing tables.
+Migrations (Alembic) are not set up: :func:`create_schema` creates missing tables and rebuilds stale ones (all are derived from the lake).
 """
 
 from warehouse.engine import create_schema, default_url, make_engine, warehouse_url

@@ -3,9 +3,9 @@
 SQLite under ``MOBILITY_HOME`` by default; PostgreSQL (psycopg 3) in production through the
 ``MOBILITY_WAREHOUSE_URL`` environment variable, which may carry credentials and is never logged.
 
-Migrations (Alembic) are not set up yet: :func:`create_schema` only creates missing tables and
-indexes (``metadata.create_all``); it never alters an existing table. Until Alembic lands, a changed
-model needs a fresh warehouse (delete ``warehouse.sqlite`` and re-run, or drop the PostgreSQL tables).
+Migrations (Alembic) are not set up: every table is derived from the lake and replaced on each run,
+so :func:`create_schema` creates missing tables and rebuilds a table whose columns no longer match its
+model (a warehouse written by an older release).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlalchemy import event
 
 from warehouse.models import metadata
 
-__all__ = ["ENV_VAR", "create_schema", "default_url", "make_engine", "warehouse_url"]
+__all__ = ["ENV_VAR", "create_schema", "default_url", "make_engine", "stale_tables", "warehouse_url"]
 
 #: Environment variable that overrides the default SQLite warehouse.
 ENV_VAR = "MOBILITY_WAREHOUSE_URL"
@@ -96,12 +96,30 @@ def _sqlite_engine(u: sa.URL, **kwargs: Any) -> sa.Engine:
     return engine
 
 
-def create_schema(engine: sa.Engine) -> None:
+def stale_tables(conn: sa.Connection) -> list[sa.Table]:
+    """The project's tables that exist with other columns than the models declare."""
+    insp = sa.inspect(conn)
+    stale = []
+    for t in metadata.sorted_tables:
+        if insp.has_table(t.name):
+            have = {c["name"] for c in insp.get_columns(t.name)}
+            if have != {c.name for c in t.columns}:
+                stale.append(t)
+    return stale
+
+
+def create_schema(engine: sa.Engine) -> list[str]:
     """Create the warehouse tables and indexes that do not exist yet (idempotent, atomic).
 
-    No migrations: an existing table is left as it is even if the model changed (Alembic is not set up yet).
+    Every table here is derived data, rebuilt from the lake on each run; a table whose columns differ
+    from its model (a warehouse written by an older release) is dropped and created again instead of
+    failing the run. Returns the names of the tables so rebuilt. (Alembic migrations are not set up.)
     """
     with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
         if conn.dialect.name == "postgresql":
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_SCHEMA_LOCK)))
+        stale = stale_tables(conn)
+        for t in reversed(stale):
+            t.drop(conn)
         metadata.create_all(conn, checkfirst=True)
+    return [t.name for t in stale]

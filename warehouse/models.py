@@ -126,10 +126,14 @@ class DailyCount(Base):
     mode: Mapped[str] = mapped_column(primary_key=True)
     direction: Mapped[str] = mapped_column(primary_key=True)
     day: Mapped[dt.date] = mapped_column(primary_key=True)
-    count: Mapped[float | None]
-    valid_hours: Mapped[int]
+    count: Mapped[float | None]  # measured values only
+    valid_hours: Mapped[int]  # measured + imputed hours (the valid-day rule)
     expected_hours: Mapped[int]
     is_valid_day: Mapped[bool]
+    count_filled: Mapped[float | None]  # measured + imputed values
+    measured_hours: Mapped[int]
+    imputed_hours: Mapped[int]
+    imputed_share: Mapped[float | None]  # imputed volume / count_filled
 
 
 class Indicator(Base):

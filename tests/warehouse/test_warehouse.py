@@ -415,3 +415,24 @@ def test_resource_creates_the_schema_caches_the_engine_and_audits(url: str) -> N
     audit = res.read("runs")
     assert audit.select("run_id", "asset", "partition", "rows").rows() == [("run-1", "sites", "2024-07-14", 2)]
     assert audit["written_at"].dtype == pl.Datetime("us", "UTC")
+
+
+def test_a_table_from_an_older_release_is_rebuilt_not_fatal(tmp_path) -> None:
+    """A warehouse written before `daily_counts` gained its imputation columns: rebuilt, other tables kept."""
+    import sqlalchemy as sa
+
+    from warehouse.engine import create_schema, make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite'}")
+    create_schema(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE daily_counts")
+        conn.exec_driver_sql("CREATE TABLE daily_counts (site_id TEXT, sensor_id TEXT, mode TEXT, direction TEXT, day DATE, "
+                             "count FLOAT, valid_hours INT, expected_hours INT, is_valid_day BOOLEAN)")
+        conn.exec_driver_sql("INSERT INTO sites (site_id, site_name, lat, lon, source) VALUES ('s', 'S', 49.7, 0.4, 't')")
+    assert create_schema(engine) == ["daily_counts"]
+    cols = {c["name"] for c in sa.inspect(engine).get_columns("daily_counts")}
+    assert {"count_filled", "measured_hours", "imputed_hours", "imputed_share"} <= cols
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM sites").scalar() == 1
+    assert create_schema(engine) == []
