@@ -38,6 +38,7 @@ LAKE_DATASETS: dict[str, str] = {
     "daily_counts": "daily/daily",
     "sensor_sites": "sites/sites",
     "traffic_indicators": "indicators/traffic_indicators",
+    "relative_traffic": "relative/relative",
     "baseline_forecast": "forecasts/baseline",
     "scenario_forecast": "forecasts/scenarios",
     "forecast_scores": "forecast_scores/forecast_scores",

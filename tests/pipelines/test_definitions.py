@@ -14,7 +14,7 @@ from pipelines.resources import LakeResource
 from pipelines.sensors import landing_sensor
 
 EXPECTED_ASSETS = {
-    "sensor_counts", "sensor_sites", "clean_counts", "hourly_counts", "daily_counts", "traffic_indicators",
+    "sensor_counts", "sensor_sites", "clean_counts", "hourly_counts", "daily_counts", "traffic_indicators", "relative_traffic",
     "baseline_forecast", "forecast_scores", "scenario_forecast", "scenario_report",
     "warehouse_sites", "warehouse_daily_counts", "warehouse_indicators", "warehouse_forecasts",
     "warehouse_forecast_scores",
