@@ -221,6 +221,46 @@ def report(home: str | None, lang: str) -> None:
     _echo(f"Reports: {s.reports / ('index.html' if lang == 'fr' else f'index.{lang}.html')}")
 
 
+@cli.command()
+@home_option
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Folder to write to (default: <home>/exports).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
+@click.option("--table", "tables", multiple=True,
+              help="A warehouse table to export (repeatable; default: every table).")
+def export(home: str | None, out: str | None, fmt: str, tables: tuple[str, ...]) -> None:
+    """Write the warehouse tables as CSV (UTF-8, comma) or Parquet files, one per table."""
+    import sqlalchemy as sa
+
+    from warehouse.engine import make_engine, warehouse_url
+    from warehouse.io import read_frame
+    from warehouse.models import metadata
+
+    s = load_settings(home)
+    known = [t.name for t in metadata.sorted_tables]
+    unknown = [t for t in tables if t not in known]
+    if unknown:
+        raise click.UsageError(f"unknown table {unknown[0]!r}: expected one of {', '.join(known)}")
+    engine = make_engine(warehouse_url(s.home))
+    present = set(sa.inspect(engine).get_table_names())
+    chosen = [t for t in (tables or known) if t in present]
+    if not chosen:
+        raise click.ClickException(f"the warehouse of {s.home} has no tables yet: run `mobility run` first")
+    folder = Path(out) if out else s.home / "exports"
+    folder.mkdir(parents=True, exist_ok=True)
+    for table in chosen:
+        frame = read_frame(engine, table)
+        target = folder / f"{table}.{fmt}"
+        tmp = target.with_name(f".{target.name}.tmp")
+        if fmt == "csv":
+            frame.write_csv(tmp)
+        else:
+            frame.write_parquet(tmp)
+        tmp.replace(target)
+        _echo(f"  {table:<18} {frame.height:>9} rows → {target}")
+    engine.dispose()
+
+
 def main() -> None:
     """Entry point: user errors print one clear message and exit 2."""
     import warnings

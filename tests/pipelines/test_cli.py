@@ -95,3 +95,24 @@ def test_daily_only_national_files_run_end_to_end_without_forecasts(runner: CliR
     assert read_frame(engine, "forecasts").is_empty()  # no hourly counts: said, not faked
     report = (home / "reports" / "summer_peak.fr.html").read_text()
     assert 'data-value="6974.213698630137"' in report
+
+
+def test_export_writes_each_warehouse_table(runner: CliRunner, home: Path) -> None:
+    from warehouse.engine import create_schema, default_url, make_engine
+    from warehouse.io import write_frame
+
+    engine = make_engine(default_url(home))
+    create_schema(engine)
+    sites = pl.DataFrame({"site_id": ["b", "a"], "site_name": ["Quai Bérigny", "Bd <Albert Ier>"], "lat": [49.76, 49.77],
+                          "lon": [0.37, 0.36], "source": ["demo", "demo"]})
+    write_frame(engine, "sites", sites, mode="replace_all")
+    engine.dispose()
+    res = runner.invoke(cli, ["export", "--home", str(home), "--table", "sites"])
+    assert res.exit_code == 0, res.output
+    out = pl.read_csv(home / "exports" / "sites.csv")
+    assert out.rows() == [("a", "Bd <Albert Ier>", 49.77, 0.36, "demo"), ("b", "Quai Bérigny", 49.76, 0.37, "demo")]
+    res = runner.invoke(cli, ["export", "--home", str(home), "--format", "parquet", "--out", str(home / "x")])
+    assert res.exit_code == 0 and pl.read_parquet(home / "x" / "sites.parquet").height == 2
+    assert not (home / "x" / "daily_counts.parquet").exists() or pl.read_parquet(home / "x" / "daily_counts.parquet").height == 0
+    bad = runner.invoke(cli, ["export", "--home", str(home), "--table", "nope"])
+    assert bad.exit_code == 2 and "expected one of" in bad.output
