@@ -1,14 +1,22 @@
 """Self-contained HTML scenario report for urbanists (French by default, English with ``lang="en"``).
 
-Everything is inline (CSS, SVG charts drawn by matplotlib with text as paths), so the file opens offline.
-Every string that comes from data is escaped by Jinja2's autoescape; the only markup inserted unescaped is
-the SVG that this module draws itself (comments stripped, ids prefixed per chart so two charts never share
-an id). The same inputs give byte-identical HTML except for the generation date: the SVG hash salt is
-fixed, the SVG carries no date, and every table and chart series is sorted.
+Everything is inline (CSS, SVG charts drawn by matplotlib with text as paths, a sensor map drawn as SVG by
+the template), so the file opens offline: no script, no CDN, no web font, no map tiles. Every string that
+comes from data is escaped by Jinja2's autoescape; the only markup inserted unescaped is the SVG that
+matplotlib draws here (comments stripped, ids prefixed per chart so two charts never share an id, text
+drawn as paths). The same inputs give byte-identical HTML, whatever the row order of the input frames,
+except for the one line that carries the generation date: the SVG hash salt is fixed, the SVG carries no
+date, sums are exact (:func:`sensors_io.aggregate.exact_sum`) and every table and series is sorted.
 
 Numbers are shown in the reader's convention (``8 123`` with a narrow no-break space in French, ``8,123``
 in English); the exact value sits in each cell's ``data-value`` attribute (Python ``repr``, which
-round-trips floats) for tools and tests.
+round-trips floats) for tools and tests. :func:`report_frames` returns the numbers behind every chart and
+table, which :func:`write_chart_csv` writes as CSV.
+
+Optional sections (:class:`ReportData` fields left ``None`` are omitted, or replaced by a sentence):
+``mass_balance``, ``indicator_deltas``, ``saturation``, ``impact`` with ``impact_placebos``, ``quality``;
+their columns are listed in :data:`SECTION_COLUMNS`. Columns named ``*_pct`` hold percentages
+(``0.05`` = 0.05 %); ``coverage``, ``imputed_share`` and ``coverage80``/``coverage95`` hold shares (0–1).
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -30,7 +39,7 @@ import polars as pl  # noqa: E402
 from jinja2 import Environment, FileSystemLoader, StrictUndefined  # noqa: E402
 from markupsafe import Markup  # noqa: E402
 
-from scenarios.forecast import MODEL_HGB, MODEL_SNAIVE  # noqa: E402
+from scenarios.forecast import FORECAST_SCHEMA, MODEL_HGB, MODEL_SNAIVE  # noqa: E402
 from scenarios.spec import MODE_NAMES, MONTHS, ScenarioSpec  # noqa: E402
 from sensors_io.aggregate import exact_sum  # noqa: E402  (order-independent: byte-identical reports)
 from sensors_io.indicators import DEFAULT_TMJA_ESTIMATOR  # noqa: E402
@@ -39,15 +48,26 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 NNBSP = "\u202f"  # narrow no-break space: French thousands separator and before % (typography)
 MODE_ORDER = ["car", "heavy", "all_vehicles", "bus", "motorcycle", "scooter", "bike", "pedestrian", "other"]
 TZ = "Europe/Paris"
+#: A mass balance closes when |residual| is at most this percentage of the closed volume.
+MASS_BALANCE_TOLERANCE_PCT = 0.1
+#: Metres per degree of latitude; the map is equirectangular (x scaled by cos(mean latitude)), whose
+#: distortion over a town a few kilometres wide is far below a marker's size.
+M_PER_DEG = 111_320.0
+MAP_WIDTH, MAP_MAX_HEIGHT, MAP_PAD = 720.0, 440.0, 40.0
+#: Smallest extent drawn (degrees of latitude, ≈ 450 m), so one site or two close ones do not fill the map.
+MAP_MIN_SPAN = 0.004
+_SCALE_STEPS_M = (10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000,
+                  500_000, 1_000_000)
 
 LABELS: dict[str, dict[str, str]] = {
     "fr": {
         "doc_title": "Rapport de scénario",
+        "index_link": "Tous les scénarios",
         "synthetic": "Données synthétiques — ville de démonstration",
         "synthetic_note": "Ce rapport est produit à partir de comptages simulés : il illustre la méthode, pas la ville réelle.",
-        "period": "Période :",
+        "period": "Période :",
         "hypotheses": "Hypothèses du scénario",
-        "hyp_intro": "Le scénario multiplie la prévision de référence, dans l'ordre suivant :",
+        "hyp_intro": "Le scénario modifie la prévision de référence en appliquant ces hypothèses, dans l'ordre :",
         "effect": "Effet du scénario sur la période",
         "mode": "Mode", "baseline_total": "Référence (total)", "scenario_total": "Scénario (total)",
         "change": "Écart",
@@ -61,37 +81,97 @@ LABELS: dict[str, dict[str, str]] = {
         "chart_daily_note": "Somme des capteurs de chaque mode. Bande : intervalle à 80 % (somme des bornes horaires, donc prudente).",
         "chart_profile": "Profil journalier moyen",
         "chart_profile_note": "Passages par heure (heure locale), moyenne des jours de la période, somme des capteurs du mode.",
+        "no_hourly": "Pas de graphique : aucune prévision horaire ne couvre la période du scénario. Soit les sources "
+                     "n'ont que des totaux journaliers (rien à modéliser heure par heure), soit la prévision n'a pas "
+                     "été calculée jusqu'à ces dates.",
+        "no_scenario_rows": "Pas de graphique : la prévision de référence couvre la période, mais le scénario n'a "
+                            "produit aucune ligne ; relancez le calcul du scénario.",
         "baseline": "Référence", "scenario": "Scénario", "band": "Intervalle 80 %",
         "date": "Date", "hour": "Heure", "per_day": "passages / jour", "per_hour": "passages / heure",
+        "map": "Carte des capteurs",
+        "map_note": "Position des sites (projection équirectangulaire, sans fond de carte). Les numéros renvoient "
+                    "à la liste sous la carte.",
+        "map_affected": "site dont un capteur est modifié par le scénario", "map_other": "autre site",
+        "map_missing": "Sites sans coordonnées (absents de la carte) :",
+        "no_map": "Pas de carte : aucun site n'a de coordonnées.",
+        "no_sites": "Pas de carte : aucun site n'est décrit dans les données.",
+        "north": "N",
+        "mass_balance": "Bilan de conservation du trafic",
+        "mass_balance_intro": "Le trafic retiré d'un tronçon fermé est reporté sur d'autres voies, évaporé "
+                              "(déplacements abandonnés) ou compensé par du trafic induit ; le résidu est ce que "
+                              "ce bilan n'explique pas. Passages cumulés sur la période.",
+        "mass_balance_rule": "✓ : résidu au plus 0,1 % du volume fermé ; ✗ : le bilan ne boucle pas, les chiffres "
+                             "du scénario sont à vérifier.",
+        "target": "Tronçon", "closed_volume": "Volume fermé", "diverted": "Reporté", "evaporated": "Évaporé",
+        "induced": "Induit", "residual": "Résidu", "residual_pct": "Résidu (% du fermé)",
+        "balanced": "Bilan bouclé",
+        "empty_mass_balance": "Aucun tronçon fermé dans ce scénario.",
+        "indicator_deltas": "Indicateurs : référence et scénario",
+        "indicator_deltas_intro": "Indicateurs calculés sur la prévision de la période, sans puis avec les hypothèses du scénario.",
+        "indicator": "Indicateur", "unit": "Unité", "baseline_value": "Référence", "scenario_value": "Scénario",
+        "delta": "Écart", "delta_pct": "Écart (%)",
+        "empty_indicator_deltas": "Aucun indicateur recalculé pour ce scénario.",
+        "saturation": "Heures au-delà du seuil de saturation",
+        "saturation_intro": "Nombre d'heures de la période où le débit prévu dépasse le seuil de saturation du "
+                            "capteur, sans puis avec le scénario.",
+        "threshold": "Seuil (passages / heure)", "hours_baseline": "Heures (référence)",
+        "hours_scenario": "Heures (scénario)", "hours_change": "Écart (heures)",
+        "empty_saturation": "Aucun capteur n'a de seuil de saturation renseigné.",
+        "impact": "Effet mesuré d'une intervention",
+        "impact_intro": "Effet = comptages observés moins contrefactuel (ce que la prévision attendait sans "
+                        "l'intervention) ; intervalle à 80 %. Les placebos refont la même estimation à des dates "
+                        "sans intervention : un effet réel dépasse la plupart d'entre eux.",
+        "impact_effect": "Effet", "lower80": "Borne basse 80 %", "upper80": "Borne haute 80 %",
+        "effect_pct": "Effet (%)", "placebo_rank": "Placebos au moins aussi forts",
+        "placebos": "Placebos", "placebo": "Placebo",
+        "empty_impact": "Aucune évaluation d'impact disponible.",
+        "empty_impact_placebos": "Aucun placebo calculé.",
+        "quality": "Couverture des données",
+        "quality_intro": "Couverture : part des jours valides sur la période des données ; part imputée : part "
+                         "du trafic reconstituée pour combler des trous de mesure.",
+        "valid_days": "Jours valides", "days": "Jours",
+        "no_quality": "Couverture et part imputée par capteur : voir les colonnes du tableau des indicateurs.",
+        "empty_quality": "Aucune mesure de couverture disponible.",
         "scores": "Qualité de la prévision (backtest)",
-        "scores_intro": "MASE : erreur du modèle divisée par celle de la prévision naïve « même heure la semaine "
-                        "précédente » sur les mêmes heures (moins de 1 = meilleure). Un capteur dont le modèle ne bat "
-                        "pas la prévision naïve utilise la prévision naïve.",
-        "model_chosen": "Modèle retenu", "mase": "MASE du modèle", "coverage80": "Couverture 80 %",
-        "n_hours": "Heures testées", "no_scores": "Aucun score disponible.",
-        "model_names": f"{MODEL_HGB} : gradient boosting (Poisson) sur le calendrier ; {MODEL_SNAIVE} : naïf saisonnier hebdomadaire.",
+        "scores_intro": "MASE : erreur d'un modèle divisée par celle de la prévision naïve « même heure la semaine "
+                        "précédente » sur les mêmes heures (moins de 1 = meilleure). Pour chaque série, le modèle de "
+                        "plus petite MASE est retenu s'il bat la prévision naïve (MASE < 1), sinon c'est la prévision "
+                        "naïve. Couverture : part des heures testées dont le comptage tombe dans l'intervalle "
+                        "(80 % ou 95 % attendus).",
+        "model_chosen": "Modèle retenu", "coverage80": "Couverture 80 %",
+        "coverage95": "Couverture 95 %",
+        "n_hours": "Heures testées",
+        "no_scores": "Aucun score : aucune série horaire n'a été prévue (sources à pas journalier, ou prévision "
+                     "non calculée).",
+        "model_names": "Modèles candidats :", "colon": " : ",
         "method": "Méthode et limites",
         "method_items": "\n".join([
             "La référence est une prévision heure par heure apprise sur les comptages passés et le calendrier "
             "(heure, jour, jours fériés, vacances scolaires de la zone B, ponts, saison estivale) ; elle ne "
             "connaît ni la météo ni les événements.",
-            "Le scénario ne prévoit rien de lui-même : il applique des hypothèses (multiplicateurs) à la "
-            "référence. Ses chiffres valent ce que valent ses hypothèses.",
+            "Le scénario ne prévoit rien de lui-même : il applique des hypothèses (hausses, événements, "
+            "fermetures et reports de trafic, report modal, capacités) à la référence. Ses chiffres valent ce "
+            "que valent ses hypothèses.",
             "Les intervalles à 80 % sont calibrés sur les dernières semaines avant la date de coupure ; "
             "à plusieurs mois d'horizon, l'incertitude réelle est plus grande.",
             "Les capteurs eux-mêmes se trompent de 5 à 15 % selon le type : un écart plus petit n'est pas significatif.",
         ]),
+        "method_mass_balance": "Le bilan de conservation vérifie que le scénario ne crée ni ne perd de trafic "
+                               "par erreur ; il ne dit pas si les parts reportées et évaporées sont justes.",
+        "method_impact": "L'évaluation d'impact suppose que rien d'autre n'a changé pendant l'intervention "
+                         "(météo, événements, autres travaux) ; les placebos en donnent l'ordre de grandeur du bruit.",
         "cutoff": "Données jusqu'au",
         "input_hash": "Empreinte des données d'entrée",
         "generated_at": "Généré le",
     },
     "en": {
         "doc_title": "Scenario report",
+        "index_link": "All scenarios",
         "synthetic": "Synthetic data — demonstration town",
         "synthetic_note": "This report is built from simulated counts: it illustrates the method, not the real town.",
         "period": "Period:",
         "hypotheses": "Scenario hypotheses",
-        "hyp_intro": "The scenario multiplies the baseline forecast, in this order:",
+        "hyp_intro": "The scenario changes the baseline forecast by applying these hypotheses, in order:",
         "effect": "Scenario effect over the period",
         "mode": "Mode", "baseline_total": "Baseline (total)", "scenario_total": "Scenario (total)",
         "change": "Change",
@@ -105,25 +185,81 @@ LABELS: dict[str, dict[str, str]] = {
         "chart_daily_note": "Sum over the sensors of each mode. Band: 80 % interval (sum of hourly bounds, hence conservative).",
         "chart_profile": "Mean daily profile",
         "chart_profile_note": "Counts per hour (local time), mean over the days of the period, sum over the mode's sensors.",
+        "no_hourly": "No chart: no hourly forecast covers the scenario period. Either the sources only have daily "
+                     "totals (nothing to model hour by hour), or the forecast was not computed up to these dates.",
+        "no_scenario_rows": "No chart: the baseline forecast covers the period but the scenario produced no rows; "
+                            "run the scenario again.",
         "baseline": "Baseline", "scenario": "Scenario", "band": "80 % interval",
         "date": "Date", "hour": "Hour", "per_day": "counts / day", "per_hour": "counts / hour",
+        "map": "Sensor map",
+        "map_note": "Site positions (equirectangular projection, no background map). Numbers refer to the list "
+                    "below the map.",
+        "map_affected": "site with a sensor changed by the scenario", "map_other": "other site",
+        "map_missing": "Sites without coordinates (not on the map):",
+        "no_map": "No map: no site has coordinates.",
+        "no_sites": "No map: the data describe no site.",
+        "north": "N",
+        "mass_balance": "Traffic mass balance",
+        "mass_balance_intro": "Traffic removed from a closed link is diverted to other streets, evaporates "
+                              "(trips given up) or is offset by induced traffic; the residual is what this "
+                              "balance does not explain. Counts summed over the period.",
+        "mass_balance_rule": "✓: residual at most 0.1 % of the closed volume; ✗: the balance does not close, "
+                             "check the scenario's figures.",
+        "target": "Link", "closed_volume": "Closed volume", "diverted": "Diverted", "evaporated": "Evaporated",
+        "induced": "Induced", "residual": "Residual", "residual_pct": "Residual (% of closed)",
+        "balanced": "Balance closes",
+        "empty_mass_balance": "No closed link in this scenario.",
+        "indicator_deltas": "Indicators: baseline and scenario",
+        "indicator_deltas_intro": "Indicators computed on the forecast of the period, without then with the scenario's hypotheses.",
+        "indicator": "Indicator", "unit": "Unit", "baseline_value": "Baseline", "scenario_value": "Scenario",
+        "delta": "Change", "delta_pct": "Change (%)",
+        "empty_indicator_deltas": "No indicator recomputed for this scenario.",
+        "saturation": "Hours above the saturation threshold",
+        "saturation_intro": "Hours of the period when the forecast flow exceeds the sensor's saturation "
+                            "threshold, without then with the scenario.",
+        "threshold": "Threshold (counts / hour)", "hours_baseline": "Hours (baseline)",
+        "hours_scenario": "Hours (scenario)", "hours_change": "Change (hours)",
+        "empty_saturation": "No sensor has a saturation threshold.",
+        "impact": "Measured effect of an intervention",
+        "impact_intro": "Effect = observed counts minus the counterfactual (what the forecast expected without "
+                        "the intervention); 80 % interval. Placebos repeat the same estimate on dates without "
+                        "intervention: a real effect exceeds most of them.",
+        "impact_effect": "Effect", "lower80": "80 % lower bound", "upper80": "80 % upper bound",
+        "effect_pct": "Effect (%)", "placebo_rank": "Placebos at least as strong",
+        "placebos": "Placebos", "placebo": "Placebo",
+        "empty_impact": "No impact evaluation available.",
+        "empty_impact_placebos": "No placebo computed.",
+        "quality": "Data coverage",
+        "quality_intro": "Coverage: share of valid days over the data period; imputed share: share of the "
+                         "traffic reconstructed to fill measurement gaps.",
+        "valid_days": "Valid days", "days": "Days",
+        "no_quality": "Coverage and imputed share per sensor: see the columns of the indicator table.",
+        "empty_quality": "No coverage measure available.",
         "scores": "Forecast quality (backtest)",
-        "scores_intro": "MASE: the model's error divided by that of the naive “same hour last week” forecast on the "
-                        "same hours (below 1 = better). A sensor whose model does not beat the naive forecast uses "
-                        "the naive forecast.",
-        "model_chosen": "Model used", "mase": "Model MASE", "coverage80": "80 % coverage",
-        "n_hours": "Hours tested", "no_scores": "No score available.",
-        "model_names": f"{MODEL_HGB}: gradient boosting (Poisson) on the calendar; {MODEL_SNAIVE}: weekly seasonal-naive.",
+        "scores_intro": "MASE: a model's error divided by that of the naive “same hour last week” forecast on the "
+                        "same hours (below 1 = better). Per series, the model with the lowest MASE is used if it "
+                        "beats the naive forecast (MASE < 1), else the naive forecast is. Coverage: share of the "
+                        "hours tested whose count falls inside the interval (80 % or 95 % expected).",
+        "model_chosen": "Model used", "coverage80": "80 % coverage",
+        "coverage95": "95 % coverage",
+        "n_hours": "Hours tested",
+        "no_scores": "No score: no hourly series was forecast (daily-step sources, or forecast not computed).",
+        "model_names": "Candidate models:", "colon": ": ",
         "method": "Method and caveats",
         "method_items": "\n".join([
             "The baseline is an hour-by-hour forecast learnt from past counts and the calendar (hour, day, public "
             "holidays, zone B school holidays, bridge days, summer season); it knows neither weather nor events.",
-            "The scenario forecasts nothing by itself: it applies hypotheses (multipliers) to the baseline. Its "
-            "numbers are as good as its hypotheses.",
+            "The scenario forecasts nothing by itself: it applies hypotheses (surges, events, closures and "
+            "diverted traffic, modal shift, capacities) to the baseline. Its numbers are as good as its "
+            "hypotheses.",
             "80 % intervals are calibrated on the last weeks before the cutoff; months ahead, the real "
             "uncertainty is larger.",
             "Sensors themselves err by 5–15 % depending on the type: a smaller difference is not meaningful.",
         ]),
+        "method_mass_balance": "The mass balance checks that the scenario neither creates nor loses traffic by "
+                               "mistake; it does not say whether the diverted and evaporated shares are right.",
+        "method_impact": "The impact evaluation assumes nothing else changed during the intervention (weather, "
+                         "events, other works); the placebos give the size of the noise.",
         "cutoff": "Data up to",
         "input_hash": "Input data hash",
         "generated_at": "Generated on",
@@ -131,13 +267,23 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
+# No line break before "%": a narrow no-break space in French, none in English ("80%").
+for _k, _v in LABELS["fr"].items():
+    LABELS["fr"][_k] = _v.replace(" %", NNBSP + "%")
+for _k, _v in LABELS["en"].items():
+    LABELS["en"][_k] = _v.replace(" %", "%")
+
+
 @dataclass(frozen=True)
 class ReportData:
-    """Everything one scenario report shows. Frames follow the DESIGN contracts.
+    """Everything one scenario report shows. Frames follow the DESIGN contracts; row order never matters.
 
     ``baseline`` and ``scenario`` are forecasts-contract frames (the scenario over ``spec.period``);
-    ``scores`` is :attr:`scenarios.forecast.BaselineModel.scores`; ``sensor_sites`` (optional:
-    sensor_id, site_id) links sensors to ``sites`` for the site names.
+    ``scores`` is :attr:`scenarios.forecast.BaselineModel.scores` (a ``coverage95`` column is shown when
+    present); ``sites`` follows ``SITES_SCHEMA`` (site_id, site_name, lat, lon, source); ``sensor_sites``
+    (sensor_id, site_id) links sensors to sites for the names and the map. ``affected_sensors``: the
+    sensor_ids the scenario changes (highlighted on the map); ``None`` derives them from the forecasts
+    (scenario ≠ baseline). The optional section frames have the columns of :data:`SECTION_COLUMNS`.
     """
 
     spec: ScenarioSpec
@@ -150,36 +296,57 @@ class ReportData:
     generated_at: dt.datetime
     synthetic: bool = False
     sensor_sites: pl.DataFrame | None = None
+    tz: str = TZ
+    affected_sensors: frozenset[str] | None = None
+    mass_balance: pl.DataFrame | None = None
+    indicator_deltas: pl.DataFrame | None = None
+    saturation: pl.DataFrame | None = None
+    impact: pl.DataFrame | None = None
+    impact_placebos: pl.DataFrame | None = None
+    quality: pl.DataFrame | None = None
 
 
 # --------------------------------------------------------------------------------------------------
 # formatting
 # --------------------------------------------------------------------------------------------------
-def format_number(x: float | None, lang: str = "fr", decimals: int = 0) -> str:
+def _missing(x: float | None) -> bool:
+    return x is None or (isinstance(x, float) and not math.isfinite(x))
+
+
+def _localise(s: str, lang: str) -> str:
+    return s.replace(",", NNBSP).replace(".", ",") if lang == "fr" else s
+
+
+def format_number(x: float | None, lang: str = "fr", decimals: int = 0, signed: bool = False) -> str:
     """``8123.4`` → ``"8 123"`` (narrow no-break space) in French, ``"8,123"`` in English; ``—`` for missing.
 
     >>> format_number(8123.4, "fr") == "8\u202f123"
     True
     >>> format_number(0.8765, "en", 2)
     '0.88'
+    >>> format_number(-1234.0, "en", signed=True)
+    '-1,234'
     """
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+    if _missing(x):
         return "—"
-    s = f"{x:,.{decimals}f}"
-    if lang == "fr":
-        s = s.replace(",", NNBSP).replace(".", ",")
-    return s
+    return _localise(f"{x:+,.{decimals}f}" if signed else f"{x:,.{decimals}f}", lang)
 
 
 def format_pct(x: float | None, lang: str = "fr", decimals: int = 0, signed: bool = False) -> str:
     """Share 0–1 → ``"92 %"`` (French, narrow no-break space) or ``"92%"`` (English)."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+    if _missing(x):
         return "—"
     v = 100 * x
-    s = (f"{v:+,.{decimals}f}" if signed else f"{v:,.{decimals}f}")
-    if lang == "fr":
-        return s.replace(",", NNBSP).replace(".", ",") + NNBSP + "%"
-    return s + "%"
+    s = _localise(f"{v:+,.{decimals}f}" if signed else f"{v:,.{decimals}f}", lang)
+    return s + NNBSP + "%" if lang == "fr" else s + "%"
+
+
+def format_value(x: float | None, lang: str = "fr", signed: bool = False) -> str:
+    """An indicator value of any size: no decimal from 100, one from 10, else two (``v85``, ``%PL``…)."""
+    if _missing(x):
+        return "—"
+    decimals = 0 if abs(x) >= 100 else 1 if abs(x) >= 10 else 2
+    return format_number(x, lang, decimals, signed)
 
 
 def format_date(d: dt.date, lang: str = "fr") -> str:
@@ -194,6 +361,8 @@ def raw_value(x: object) -> str:
     """Exact value for a ``data-value`` attribute (``repr`` round-trips floats); empty for missing."""
     if x is None:
         return ""
+    if isinstance(x, bool):
+        return "true" if x else "false"
     if isinstance(x, float):
         return repr(x)
     return str(x)
@@ -207,17 +376,54 @@ def _mode_key(mode: str) -> tuple[int, str]:
     return (MODE_ORDER.index(mode) if mode in MODE_ORDER else len(MODE_ORDER), mode)
 
 
+def _generated_text(gen: dt.datetime) -> str:
+    return gen.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if gen.tzinfo else gen.strftime("%Y-%m-%d %H:%M")
+
+
+def _sorted(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Deterministic order: ``keys`` first (``mode`` in :data:`MODE_ORDER`), then every other column."""
+    rank = "__mode_rank"
+    f = frame
+    by = []
+    for k in keys:
+        if k not in f.columns:
+            continue
+        if k == "mode":
+            order = pl.col("mode").replace_strict(MODE_ORDER, list(range(len(MODE_ORDER))),
+                                                  default=len(MODE_ORDER), return_dtype=pl.Int32)
+            f = f.with_columns(order.alias(rank))
+            by.append(rank)
+        by.append(k)
+    by += [c for c in frame.columns if c not in by and frame.schema[c] != pl.Null]
+    if not by:
+        return frame
+    return f.sort(by, nulls_last=True, maintain_order=True).drop(rank, strict=False)
+
+
 # --------------------------------------------------------------------------------------------------
 # numbers behind the charts
 # --------------------------------------------------------------------------------------------------
-def chart_frames(data: ReportData, tz: str = TZ) -> dict[str, pl.DataFrame]:
+def _forecasts(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame if it follows the forecasts contract, an empty contract frame if it is empty and bare."""
+    if frame.is_empty() and not {"start_utc", "yhat"} <= set(frame.columns):
+        return pl.DataFrame(schema=FORECAST_SCHEMA)
+    missing = [c for c in ("sensor_id", "mode", "direction", "start_utc", "yhat", "yhat_lower", "yhat_upper")
+               if c not in frame.columns]
+    if missing:
+        raise ValueError(f"report forecasts: missing column(s) {', '.join(missing)}; expected the forecasts "
+                         f"contract ({', '.join(FORECAST_SCHEMA)})")
+    return frame
+
+
+def chart_frames(data: ReportData, tz: str | None = None) -> dict[str, pl.DataFrame]:
     """The numbers each chart draws: ``daily_totals`` and ``daily_profile`` (local time), per mode."""
+    tz = tz or data.tz
     start, end = data.spec.period.start, data.spec.period.end
     cols = ["yhat", "yhat_lower", "yhat_upper"]
 
     def local(f: pl.DataFrame) -> pl.DataFrame:
         loc = pl.col("start_utc").dt.convert_time_zone(tz)
-        return f.with_columns(date=loc.dt.date(), hour=loc.dt.hour().cast(pl.Int8)).filter(
+        return _forecasts(f).with_columns(date=loc.dt.date(), hour=loc.dt.hour().cast(pl.Int8)).filter(
             pl.col("date").is_between(start, end))
 
     b, s = local(data.baseline), local(data.scenario)
@@ -243,6 +449,489 @@ def chart_frames(data: ReportData, tz: str = TZ) -> dict[str, pl.DataFrame]:
     return {"daily_totals": daily_totals, "daily_profile": daily_profile}
 
 
+def affected_sensors(data: ReportData) -> list[str]:
+    """Sensors the scenario changes, sorted: ``data.affected_sensors``, else those whose scenario forecast
+    differs from the baseline at some hour (relative tolerance 1e-9) or has no baseline hour to match."""
+    if data.affected_sensors is not None:
+        return sorted(data.affected_sensors)
+    keys = ["sensor_id", "mode", "direction", "start_utc"]
+    b = _forecasts(data.baseline).select(*keys, _b=pl.col("yhat"))
+    s = _forecasts(data.scenario).select(*keys, _s=pl.col("yhat"))
+    j = s.join(b, on=keys, how="left")
+    tol = 1e-9 * pl.max_horizontal(pl.col("_b").abs(), pl.lit(1.0))
+    changed = j.filter(pl.col("_b").is_null() | ((pl.col("_s") - pl.col("_b")).abs() > tol))
+    return sorted(changed.get_column("sensor_id").drop_nulls().unique().to_list())
+
+
+# --------------------------------------------------------------------------------------------------
+# sites and the map
+# --------------------------------------------------------------------------------------------------
+SITE_FRAME_SCHEMA = {"marker": pl.Int64, "site_id": pl.String, "site_name": pl.String, "lat": pl.Float64,
+                     "lon": pl.Float64, "sensors": pl.String, "affected": pl.Boolean}
+
+
+def _links(data: ReportData) -> pl.DataFrame:
+    """(sensor_id, site_id) pairs, unique and sorted."""
+    links = data.sensor_sites
+    if links is None and {"sensor_id", "site_id"} <= set(data.sites.columns):
+        links = data.sites
+    if links is None or links.is_empty():
+        return pl.DataFrame(schema={"sensor_id": pl.String, "site_id": pl.String})
+    links = links.select(pl.col("sensor_id").cast(pl.String), pl.col("site_id").cast(pl.String))
+    return links.drop_nulls().unique().sort("sensor_id", "site_id")
+
+
+def _sites(data: ReportData) -> pl.DataFrame:
+    """One row per site_id (site_id, site_name, lat, lon): the first after sorting, when a site repeats."""
+    s = data.sites
+    if "site_id" not in s.columns or s.is_empty():
+        return pl.DataFrame(schema={"site_id": pl.String, "site_name": pl.String, "lat": pl.Float64, "lon": pl.Float64})
+    def col(name: str, dtype: pl.DataType) -> pl.Expr:
+        return (pl.col(name).cast(dtype) if name in s.columns else pl.lit(None, dtype)).alias(name)
+
+    s = s.select(col("site_id", pl.String), col("site_name", pl.String), col("lat", pl.Float64),
+                 col("lon", pl.Float64)).drop_nulls("site_id")
+    s = s.sort("site_id", "site_name", "lat", "lon", nulls_last=True)
+    return s.unique("site_id", keep="first", maintain_order=True)
+
+
+def _site_names(data: ReportData) -> dict[str, str]:
+    """sensor_id → name of its site (the first site by site_id when a sensor has several)."""
+    j = _links(data).join(_sites(data).select("site_id", "site_name"), on="site_id", how="inner")
+    out: dict[str, str] = {}
+    for sensor, name in j.sort("sensor_id", "site_id").select("sensor_id", "site_name").rows():
+        if name is not None:
+            out.setdefault(sensor, name)
+    return out
+
+
+def _has_position(lat: float | None, lon: float | None) -> bool:
+    # (0, 0) is the usual placeholder of an export without positions, in the Gulf of Guinea.
+    return (not _missing(lat) and not _missing(lon) and -90 <= lat <= 90 and -180 <= lon <= 180
+            and not (lat == 0 and lon == 0))
+
+
+def site_frame(data: ReportData) -> pl.DataFrame:
+    """The numbers behind the map: every site, its marker number (null without coordinates), its sensors
+    (``;``-separated) and whether one of them is changed by the scenario; sorted by site_id."""
+    affected = set(affected_sensors(data))
+    sensors: dict[str, list[str]] = {}
+    for sensor, site in _links(data).rows():
+        sensors.setdefault(site, []).append(sensor)
+    rows, marker = [], 0
+    for site_id, name, lat, lon in _sites(data).rows():
+        mine = sorted(sensors.get(site_id, []))
+        placed = _has_position(lat, lon)
+        marker += placed
+        rows.append({"marker": marker if placed else None, "site_id": site_id, "site_name": name, "lat": lat,
+                     "lon": lon, "sensors": "; ".join(mine),
+                     "affected": bool(affected & set(mine)) or site_id in affected})
+    return pl.DataFrame(rows, schema=SITE_FRAME_SCHEMA)
+
+
+def _f(x: float) -> str:
+    return f"{x:.1f}"
+
+
+#: Where a marker's number may go, tried in order: (dx, dy) of the text anchor, text-anchor.
+_LABEL_SPOTS = ((8.0, -6.0, "start"), (8.0, 15.0, "start"), (-8.0, -6.0, "end"), (-8.0, 15.0, "end"),
+                (0.0, -11.0, "middle"), (0.0, 21.0, "middle"))
+
+
+def _place_labels(points: list[dict[str, Any]]) -> None:
+    """Put each marker's number where it hides no other number and no marker (greedy, in marker order;
+    the first spot when none is free). Sets ``tx``, ``ty`` and ``anchor``."""
+    taken: list[tuple[float, float, float, float]] = []
+    discs = [(p["x"], p["y"], float(p["r"]) + 1) for p in points]
+
+    def box(p: dict[str, Any], dx: float, dy: float, anchor: str) -> tuple[float, float, float, float]:
+        w, x = 7.0 * len(str(p["marker"])), p["x"] + dx
+        x0 = x if anchor == "start" else x - w if anchor == "end" else x - w / 2
+        return (x0, p["y"] + dy - 10, x0 + w, p["y"] + dy + 1)
+
+    def free(b: tuple[float, float, float, float], me: dict[str, Any]) -> bool:
+        if any(b[0] < t[2] and t[0] < b[2] and b[1] < t[3] and t[1] < b[3] for t in taken):
+            return False
+        return not any(
+            (max(b[0], min(cx, b[2])) - cx) ** 2 + (max(b[1], min(cy, b[3])) - cy) ** 2 < r ** 2
+            for (cx, cy, r), p in zip(discs, points, strict=True) if p is not me)
+
+    for p in points:
+        spots = [(dx, dy, a, box(p, dx, dy, a)) for dx, dy, a in _LABEL_SPOTS]
+        dx, dy, anchor, b = next((s for s in spots if free(s[3], p)), spots[0])
+        taken.append(b)
+        p.update(tx=_f(p["x"] + dx), ty=_f(p["y"] + dy), anchor=anchor)
+
+
+def _site_map(sites: pl.DataFrame) -> dict[str, Any] | None:
+    """Geometry of the inline SVG map (equirectangular, x scaled by cos of the mean latitude); ``None``
+    when no site has coordinates. Strings stay raw here: the template escapes them."""
+    placed = sites.filter(pl.col("marker").is_not_null()).sort("marker")
+    if placed.is_empty():
+        return None
+    lats, lons = placed.get_column("lat").to_list(), placed.get_column("lon").to_list()
+    k = math.cos(math.radians((min(lats) + max(lats)) / 2))
+    xs = [lon * k for lon in lons]
+    cx, cy = (min(xs) + max(xs)) / 2, (min(lats) + max(lats)) / 2
+    xspan, yspan = max(max(xs) - min(xs), MAP_MIN_SPAN), max(max(lats) - min(lats), MAP_MIN_SPAN)
+    scale = min((MAP_WIDTH - 2 * MAP_PAD) / xspan, (MAP_MAX_HEIGHT - 2 * MAP_PAD) / yspan)  # px per degree
+    width, height = MAP_WIDTH, round(yspan * scale + 2 * MAP_PAD)
+    points = []
+    for r, x in zip(placed.iter_rows(named=True), xs, strict=True):
+        px, py = width / 2 + (x - cx) * scale, height / 2 - (r["lat"] - cy) * scale
+        points.append({"marker": r["marker"], "site_id": r["site_id"], "name": r["site_name"] or r["site_id"],
+                       "sensors": r["sensors"], "affected": r["affected"], "x": px, "y": py,
+                       "cx": _f(px), "cy": _f(py), "r": "7" if r["affected"] else "5"})
+    _place_labels(points)
+    # Scale bar: the largest round distance not longer than a fifth of the width.
+    m_per_px = M_PER_DEG / scale
+    metres = max([m for m in _SCALE_STEPS_M if m / m_per_px <= width / 5] or [_SCALE_STEPS_M[0]])
+    length = metres / m_per_px
+    x0, y0 = MAP_PAD / 2, height - MAP_PAD / 2
+    label = f"{metres // 1000} km" if metres >= 1000 else f"{metres} m"
+    return {
+        "width": _f(width), "height": _f(height), "points": points,
+        # the affected sites are drawn last, on top of the others
+        "draw_order": sorted(points, key=lambda p: (p["affected"], p["marker"])),
+        "scale_path": f"M{_f(x0)} {_f(y0 - 5)}V{_f(y0)}H{_f(x0 + length)}V{_f(y0 - 5)}",
+        "scale_label": label.replace(" ", NNBSP), "scale_tx": _f(x0 + length + 6), "scale_ty": _f(y0),
+        "north_path": f"M{_f(width - 22)} {_f(34)}L{_f(width - 16)} {_f(14)}L{_f(width - 10)} {_f(34)}"
+                      f"L{_f(width - 16)} {_f(28)}Z",
+        "north_tx": _f(width - 16), "north_ty": _f(48),
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# tables: the frames (sorted, what the CSV holds) and their cells
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Col:
+    """A column of an optional section: frame column, label key in :data:`LABELS`, cell kind, required."""
+
+    name: str
+    label: str
+    kind: str = "text"
+    required: bool = True
+
+
+_NUMERIC = {"count", "signed_count", "value", "signed_value", "share", "signed_pct", "signed_pct2", "hours",
+            "signed_hours", "dec2"}
+
+#: Columns of the optional sections of :class:`ReportData`, in display order. ``required=False`` columns
+#: are shown when present; ``balanced``, ``hours_change``, ``placebo_n`` and ``placebo_as_large`` are
+#: computed here. Units: ``*_pct`` in percent; ``coverage``/``imputed_share`` as shares 0–1.
+SECTION_COLUMNS: dict[str, tuple[Col, ...]] = {
+    "mass_balance": (
+        Col("target", "target"), Col("mode", "mode", "mode", False),
+        Col("closed_volume", "closed_volume", "count"), Col("diverted", "diverted", "count"),
+        Col("evaporated", "evaporated", "count"), Col("induced", "induced", "count"),
+        Col("residual", "residual", "signed_count"), Col("residual_pct", "residual_pct", "signed_pct2"),
+        Col("balanced", "balanced", "check", False),
+    ),
+    "indicator_deltas": (
+        Col("sensor_id", "sensor"), Col("mode", "mode", "mode", False), Col("direction", "direction", "text", False),
+        Col("indicator", "indicator"), Col("unit", "unit", "text", False),
+        Col("baseline", "baseline_value", "value"), Col("scenario", "scenario_value", "value"),
+        Col("delta", "delta", "signed_value"), Col("delta_pct", "delta_pct", "signed_pct"),
+    ),
+    "saturation": (
+        Col("sensor_id", "sensor"), Col("mode", "mode", "mode", False), Col("direction", "direction", "text", False),
+        Col("threshold", "threshold", "count", False),
+        Col("hours_baseline", "hours_baseline", "hours"), Col("hours_scenario", "hours_scenario", "hours"),
+        Col("hours_change", "hours_change", "signed_hours", False),
+    ),
+    "impact": (
+        Col("sensor_id", "sensor"), Col("mode", "mode", "mode", False), Col("direction", "direction", "text", False),
+        Col("unit", "unit", "text", False),
+        Col("effect", "impact_effect", "signed_value"), Col("lower", "lower80", "signed_value"),
+        Col("upper", "upper80", "signed_value"), Col("effect_pct", "effect_pct", "signed_pct", False),
+        Col("placebo_as_large", "placebo_rank", "rank", False),
+    ),
+    "impact_placebos": (
+        Col("sensor_id", "sensor"), Col("mode", "mode", "mode", False), Col("direction", "direction", "text", False),
+        Col("placebo", "placebo"), Col("effect", "impact_effect", "signed_value"),
+        Col("lower", "lower80", "signed_value", False), Col("upper", "upper80", "signed_value", False),
+    ),
+    "quality": (
+        Col("sensor_id", "sensor"), Col("mode", "mode", "mode", False), Col("direction", "direction", "text", False),
+        Col("days", "days", "count", False), Col("valid_days", "valid_days", "count", False),
+        Col("coverage", "coverage", "share"), Col("imputed_share", "imputed", "share"),
+    ),
+}
+_SECTION_KEYS = {
+    "mass_balance": ["target", "mode"], "indicator_deltas": ["sensor_id", "mode", "direction", "indicator"],
+    "saturation": ["sensor_id", "mode", "direction"], "impact": ["sensor_id", "mode", "direction"],
+    "impact_placebos": ["sensor_id", "mode", "direction", "placebo"], "quality": ["sensor_id", "mode", "direction"],
+}
+_DERIVED = {"balanced", "hours_change", "placebo_as_large"}
+
+
+def _checked(name: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """The section's columns, numeric ones as Float64; a missing column raises a ValueError naming it."""
+    cols = SECTION_COLUMNS[name]
+    missing = [c.name for c in cols if c.required and c.name not in frame.columns]
+    if missing:
+        expected = ", ".join(c.name + ("" if c.required else " (optional)") for c in cols if c.name not in _DERIVED)
+        raise ValueError(f"report section {name!r}: missing column(s) {', '.join(missing)}; expected {expected}")
+    out = []
+    for c in cols:
+        if c.name not in frame.columns or c.name in _DERIVED:
+            continue
+        e = pl.col(c.name)
+        try:
+            frame.select(e.cast(pl.Float64 if c.kind in _NUMERIC else pl.String))
+        except pl.exceptions.PolarsError as exc:
+            raise ValueError(f"report section {name!r}: column {c.name!r} should be "
+                             f"{'numeric' if c.kind in _NUMERIC else 'text'} ({exc.__class__.__name__})") from None
+        out.append(e.cast(pl.Float64 if c.kind in _NUMERIC else pl.String))
+    return frame.select(out)
+
+
+def section_frame(data: ReportData, name: str) -> pl.DataFrame | None:
+    """An optional section's numbers, checked, derived columns added, sorted; ``None`` when not given."""
+    frame = getattr(data, name)
+    if frame is None:
+        return None
+    f = _checked(name, frame)
+    if name == "mass_balance":
+        f = f.with_columns(balanced=pl.col("residual_pct").abs() <= MASS_BALANCE_TOLERANCE_PCT)
+    elif name == "saturation":
+        f = f.with_columns(hours_change=pl.col("hours_scenario") - pl.col("hours_baseline"))
+    elif name == "impact" and data.impact_placebos is not None:
+        f = _placebo_rank(f, _checked("impact_placebos", data.impact_placebos))
+    return _sorted(f, _SECTION_KEYS[name])
+
+
+def _placebo_rank(impact: pl.DataFrame, placebos: pl.DataFrame) -> pl.DataFrame:
+    """Add ``placebo_n`` and ``placebo_as_large``: how many placebos of the same series have an effect at
+    least as large in absolute value (a rank test: 1 of 20 is about p = 0.05)."""
+    keys = [k for k in ("sensor_id", "mode", "direction") if k in impact.columns and k in placebos.columns]
+    by_series: dict[tuple, list[float]] = {}
+    for r in placebos.iter_rows(named=True):
+        if not _missing(r["effect"]):
+            by_series.setdefault(tuple(r[k] for k in keys), []).append(abs(r["effect"]))
+    n, large = [], []
+    for r in impact.iter_rows(named=True):
+        p = by_series.get(tuple(r[k] for k in keys), [])
+        n.append(len(p))
+        large.append(None if _missing(r["effect"]) or not p else sum(v >= abs(r["effect"]) for v in p))
+    return impact.with_columns(placebo_n=pl.Series(n, dtype=pl.Int64),
+                               placebo_as_large=pl.Series(large, dtype=pl.Int64))
+
+
+def _cell(value: Any, kind: str, lang: str, row: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Text shown, exact ``data-value`` (``None``: no attribute), CSS class and ``code`` (shown as code)."""
+    return {"code": False, **_cell_content(value, kind, lang, row)}
+
+
+def _cell_content(value: Any, kind: str, lang: str, row: dict[str, Any] | None) -> dict[str, Any]:
+    if kind == "text":
+        return {"text": "" if value is None else str(value), "raw": None, "cls": "txt"}
+    if kind == "mode":
+        return {"text": "" if value is None else mode_label(value, lang), "raw": None, "cls": "txt"}
+    if kind == "check":
+        if value is None:
+            return {"text": "—", "raw": "", "cls": "check"}
+        return {"text": "✓" if value else "✗", "raw": raw_value(bool(value)),
+                "cls": "check ok" if value else "check bad"}
+    if kind == "rank":
+        n = (row or {}).get("placebo_n") or 0
+        return {"text": "—" if value is None else f"{value}{NNBSP}/{NNBSP}{n}",
+                "raw": "" if value is None else f"{value}/{n}", "cls": None}
+    text = {
+        "count": lambda v: format_number(v, lang),
+        "hours": lambda v: format_number(v, lang),
+        "signed_count": lambda v: format_number(v, lang, signed=True),
+        "signed_hours": lambda v: format_number(v, lang, signed=True),
+        "dec2": lambda v: format_number(v, lang, 2),
+        "value": lambda v: format_value(v, lang),
+        "signed_value": lambda v: format_value(v, lang, signed=True),
+        "share": lambda v: format_pct(v, lang),
+        "signed_pct": lambda v: format_pct(None if _missing(v) else v / 100, lang, 1, signed=True),
+        "signed_pct2": lambda v: format_pct(None if _missing(v) else v / 100, lang, 2, signed=True),
+    }[kind](value)
+    return {"text": text, "raw": raw_value(value), "cls": None}
+
+
+def _head(text: str, kind: str = "text") -> dict[str, Any]:
+    """A column header, aligned like its cells (numbers to the right)."""
+    return {"text": text, "cls": "txt" if kind in ("text", "mode") else "num"}
+
+
+def _table(name: str, frame: pl.DataFrame, lang: str, names: dict[str, str]) -> dict[str, Any]:
+    """Headers and rows of a section table; a Site column first when the section is per sensor."""
+    t = LABELS[lang]
+    cols = [c for c in SECTION_COLUMNS[name] if c.name in frame.columns]
+    with_site = "sensor_id" in frame.columns and bool(names)
+    headers = ([_head(t["site"])] if with_site else []) + [_head(t[c.label], c.kind) for c in cols]
+    rows = []
+    for r in frame.iter_rows(named=True):
+        cells = [_cell(names.get(r["sensor_id"], ""), "text", lang)] if with_site else []
+        cells += [_cell(r[c.name], c.kind, lang, r) for c in cols]
+        rows.append({"sensor": r.get("sensor_id"), "cells": cells})
+    return {"id": name.replace("_", "-") + "-table", "headers": headers, "rows": rows}
+
+
+def indicator_frame(data: ReportData) -> pl.DataFrame:
+    """The annual TMJA / TMJO shown per series: latest year, direction ``all`` where there is one, one
+    estimator (the only one, else TMJA's default, else the first alphabetically)."""
+    schema = {"site_name": pl.String, "sensor_id": pl.String, "mode": pl.String, "direction": pl.String,
+              "period": pl.String, "tmja": pl.Float64, "tmjo": pl.Float64, "coverage": pl.Float64,
+              "imputed_share": pl.Float64, "estimator": pl.String}
+    if data.indicators.is_empty():
+        return pl.DataFrame(schema=schema)
+    ind = data.indicators.filter(
+        pl.col("indicator").is_in(["tmja", "tmjo"]) & pl.col("period").str.contains(r"^\d{4}$"))
+    preferred = pl.col("estimator").is_null() | (pl.col("estimator") == DEFAULT_TMJA_ESTIMATOR)
+    ind = (ind.sort("sensor_id", "mode", "direction", "period", "indicator", ~preferred, "estimator", "value")
+           .unique(["sensor_id", "mode", "direction", "period", "indicator"], keep="first", maintain_order=True))
+    latest = ind.group_by("sensor_id", "mode", "direction").agg(period=pl.col("period").max())
+    ind = ind.join(latest, on=["sensor_id", "mode", "direction", "period"], how="semi")
+    # An urbanist reads both directions together ("all"); single directions stay in the warehouse.
+    summed = ind.filter(pl.col("direction") == "all")
+    ind = pl.concat([summed, ind.join(summed.select("sensor_id", "mode").unique(), on=["sensor_id", "mode"],
+                                      how="anti")])
+    names = _site_names(data)
+    by_key = {(r["sensor_id"], r["mode"], r["direction"], r["period"], r["indicator"]): r
+              for r in ind.iter_rows(named=True)}
+    keys = sorted({k[:4] for k in by_key}, key=lambda k: (k[0], _mode_key(k[1]), k[2], k[3]))
+    rows = []
+    for k in keys:
+        tmja, tmjo = by_key.get((*k, "tmja")), by_key.get((*k, "tmjo"))
+        ref = tmja or tmjo
+        rows.append({"site_name": names.get(k[0]), "sensor_id": k[0], "mode": k[1], "direction": k[2],
+                     "period": k[3], "tmja": tmja and tmja["value"], "tmjo": tmjo and tmjo["value"],
+                     "coverage": ref["coverage"], "imputed_share": ref["imputed_share"],
+                     "estimator": ref["estimator"]})
+    return pl.DataFrame(rows, schema=schema)
+
+
+def _indicator_rows(frame: pl.DataFrame, lang: str) -> list[dict]:
+    rows = []
+    for r in frame.iter_rows(named=True):
+        cells = {k: None if r[k] is None else {"text": format_number(r[k], lang), "raw": raw_value(r[k])}
+                 for k in ("tmja", "tmjo")}
+        rows.append({
+            "site": r["site_name"] or "", "sensor_id": r["sensor_id"], "mode": mode_label(r["mode"], lang),
+            "direction": r["direction"], "period": r["period"], "tmja": cells["tmja"], "tmjo": cells["tmjo"],
+            "coverage": {"text": format_pct(r["coverage"], lang), "raw": raw_value(r["coverage"])},
+            "imputed": {"text": format_pct(r["imputed_share"], lang), "raw": raw_value(r["imputed_share"])},
+            "estimator": r["estimator"] or "",
+        })
+    return rows
+
+
+def _is_naive(model: str) -> bool:
+    return model == MODEL_SNAIVE or model.startswith("seasonal_naive")
+
+
+def _model_order(model: str) -> tuple[bool, str]:
+    return (not _is_naive(model), model)
+
+
+def score_frame(data: ReportData) -> pl.DataFrame:
+    """The forecast scoreboard, one row per series: the model used, its MASE, interval coverage (80 %, and
+    95 % when the scores have it) and hours tested, then the MASE of every candidate (``mase_<model>``)."""
+    s = data.scores
+    extra = ["coverage95"] if "coverage95" in s.columns else []
+    key = ["sensor_id", "mode", "direction"]
+    schema = {"sensor_id": pl.String, "mode": pl.String, "direction": pl.String, "model": pl.String,
+              "mase": pl.Float64, "coverage80": pl.Float64, **{c: pl.Float64 for c in extra}, "n_hours": pl.Int64}
+    if s.is_empty():
+        return pl.DataFrame(schema=schema)
+    chosen = (s.filter(pl.col("chosen")).select(list(schema)).cast(schema)
+              .sort(*key, "model").unique(key, keep="first", maintain_order=True))
+    for m in sorted(s.get_column("model").drop_nulls().unique().to_list(), key=_model_order):
+        per = (s.filter(pl.col("model") == m).select(*key, pl.col("mase").cast(pl.Float64).alias(f"mase_{m}"))
+               .sort(*key, f"mase_{m}").unique(key, keep="first", maintain_order=True))
+        chosen = chosen.join(per, on=key, how="left")
+    return _sorted(chosen, key)
+
+
+def _score_table(frame: pl.DataFrame, lang: str) -> dict[str, Any]:
+    """Scoreboard headers, rows (chosen model's MASE cell marked) and the candidates' descriptions."""
+    t = LABELS[lang]
+    models = [c.removeprefix("mase_") for c in frame.columns if c.startswith("mase_")]
+    covs = [c for c in ("coverage80", "coverage95") if c in frame.columns]
+    headers = [*(_head(t[k]) for k in ("sensor", "mode", "direction", "model_chosen")),
+               *(_head(t[c], "share") for c in covs), _head(t["n_hours"], "count"),
+               *({"text": f"MASE {m}", "cls": "num model"} for m in models)]
+    rows = []
+    for r in frame.iter_rows(named=True):
+        cells = [_cell(r["sensor_id"], "text", lang), _cell(r["mode"], "mode", lang),
+                 _cell(r["direction"], "text", lang), {**_cell(r["model"], "text", lang), "code": True}]
+        cells += [_cell(r[c], "share", lang) for c in covs]
+        cells.append(_cell(r["n_hours"], "count", lang))
+        for m in models:
+            c = {**_cell(r[f"mase_{m}"], "dec2", lang), "cls": "chosen" if m == r["model"] else None}
+            cells.append(c)
+        rows.append({"sensor": r["sensor_id"], "cls": "naive" if _is_naive(r["model"] or "") else "model",
+                     "cells": cells})
+    described = MODEL_DESCRIPTIONS[lang]
+    return {"id": "scoreboard", "headers": headers, "rows": rows,
+            "models": [{"name": m, "text": described.get(m, "")} for m in models]}
+
+
+def effect_frame(daily: pl.DataFrame) -> pl.DataFrame:
+    """Per mode: baseline and scenario totals over the period and the change (share, ``None`` from 0)."""
+    schema = {"mode": pl.String, "baseline_total": pl.Float64, "scenario_total": pl.Float64, "change": pl.Float64}
+    if daily.is_empty():
+        return pl.DataFrame(schema=schema)
+    tot = daily.group_by("mode").agg(b=exact_sum(pl.col("baseline_yhat")), s=exact_sum(pl.col("scenario_yhat")))
+    rows = [{"mode": m, "baseline_total": b, "scenario_total": s,
+             "change": (s / b - 1) if b and s is not None else None}
+            for m, b, s in sorted(tot.rows(), key=lambda r: _mode_key(r[0]))]
+    return pl.DataFrame(rows, schema=schema)
+
+
+def _effect_rows(frame: pl.DataFrame, lang: str) -> list[dict]:
+    return [{
+        "mode": mode_label(r["mode"], lang),
+        "baseline": {"text": format_number(r["baseline_total"], lang), "raw": raw_value(r["baseline_total"])},
+        "scenario": {"text": format_number(r["scenario_total"], lang), "raw": raw_value(r["scenario_total"])},
+        "change": {"text": format_pct(r["change"], lang, 1, signed=True), "raw": raw_value(r["change"])},
+    } for r in frame.iter_rows(named=True)]
+
+
+#: What each forecast candidate is, for the scoreboard (names from :mod:`scenarios.models`).
+MODEL_DESCRIPTIONS = {
+    "fr": {
+        MODEL_SNAIVE: "naïf saisonnier hebdomadaire : la même heure la semaine précédente (la référence des MASE)",
+        "seasonal_naive_24h": "naïf journalier : la même heure la veille",
+        MODEL_HGB: "gradient boosting (Poisson) sur le calendrier, le niveau et le profil de chaque série",
+        "hgb_lag": "le même, avec les comptages des semaines précédentes (7 jours d'horizon au plus)",
+        "mstl_ets": "décomposition MSTL (jour, semaine) et lissage exponentiel",
+        "unobserved_components": "modèle à composantes inobservées (niveau local et harmoniques)",
+    },
+    "en": {
+        MODEL_SNAIVE: "weekly seasonal-naive: the same hour the week before (the MASE reference)",
+        "seasonal_naive_24h": "daily naive: the same hour the day before",
+        MODEL_HGB: "gradient boosting (Poisson) on the calendar and each series' level and profile",
+        "hgb_lag": "the same, with the counts of the previous weeks (7-day horizon at most)",
+        "mstl_ets": "MSTL decomposition (day, week) and exponential smoothing",
+        "unobserved_components": "unobserved-components model (local level and harmonics)",
+    },
+}
+
+OPTIONAL_SECTIONS = ("mass_balance", "indicator_deltas", "saturation", "impact", "impact_placebos", "quality")
+
+
+def report_frames(data: ReportData, tz: str | None = None) -> dict[str, pl.DataFrame]:
+    """The numbers behind every chart and table of the report, by CSV name: ``daily_totals``,
+    ``daily_profile``, ``effect``, ``sites`` (the map), ``indicators``, ``scores``, and each optional
+    section that is present. Same inputs in any row order → same frames."""
+    frames = chart_frames(data, tz)
+    frames["effect"] = effect_frame(frames["daily_totals"])
+    frames["sites"] = site_frame(data)
+    frames["indicators"] = indicator_frame(data)
+    frames["scores"] = score_frame(data)
+    for name in OPTIONAL_SECTIONS:
+        f = section_frame(data, name)
+        if f is not None:
+            frames[name] = f
+    return frames
+
+
 def _atomic_write_bytes(path: Path, payload: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -260,7 +949,7 @@ def _atomic_write_bytes(path: Path, payload: bytes) -> Path:
 
 
 def write_chart_csv(frames: dict[str, pl.DataFrame], dir: str | os.PathLike[str]) -> list[Path]:
-    """Write each chart's numbers as ``<dir>/<name>.csv`` (atomically); returns the paths, sorted."""
+    """Write each frame as ``<dir>/<name>.csv`` (atomically); returns the paths, sorted."""
     out = []
     for name in sorted(frames):
         if not re.fullmatch(r"[A-Za-z0-9_\-]+", name):
@@ -297,7 +986,8 @@ def _svg(fig: plt.Figure, prefix: str) -> Markup:
         pat = re.compile(r'(\bid="|url\(#|href="#)(' + "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True)) + r')(?=["\)])')
         svg = pat.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg)
     svg = re.sub(r"<svg\b", f'<svg role="img" class="chart" id="{prefix}"', svg, count=1)
-    return Markup(svg.strip())  # noqa: S704 - drawn here, no data strings (text is paths)
+    # Drawn here; the only data strings (mode names) are drawn as paths, never as text.
+    return Markup(svg.strip())  # noqa: S704
 
 
 def _modes(frame: pl.DataFrame) -> list[str]:
@@ -319,7 +1009,7 @@ def _daily_chart(daily: pl.DataFrame, lang: str) -> Markup | None:
                 lo, hi = d.get_column(f"{who}_lower").to_numpy(), d.get_column(f"{who}_upper").to_numpy()
                 ax.fill_between(x, lo, hi, color=_COLORS[who], alpha=0.15, linewidth=0)
                 ax.plot(x, y, color=_COLORS[who], linewidth=1.4, label=t[who])
-            ax.set_title(mode_label(mode, lang), loc="left", fontsize=9)
+            ax.set_title(mode_label(mode, lang), loc="left", fontsize=9, parse_math=False)
             ax.set_ylabel(t["per_day"])
             ax.set_ylim(bottom=0)
             ax.grid(axis="y", linewidth=0.3)
@@ -348,7 +1038,7 @@ def _profile_chart(profile: pl.DataFrame, lang: str) -> Markup | None:
             for who in ("baseline", "scenario"):
                 ax.plot(h, d.get_column(f"{who}_yhat").to_numpy(), color=_COLORS[who], linewidth=1.4,
                         drawstyle="steps-mid", label=t[who])
-            ax.set_title(mode_label(mode, lang), loc="left", fontsize=9)
+            ax.set_title(mode_label(mode, lang), loc="left", fontsize=9, parse_math=False)
             ax.set_xticks(range(0, 24, 3))
             ax.set_xlabel(t["hour"])
             ax.set_ylabel(t["per_hour"])
@@ -359,92 +1049,15 @@ def _profile_chart(profile: pl.DataFrame, lang: str) -> Markup | None:
         return _svg(fig, "chart-profile")
 
 
-# --------------------------------------------------------------------------------------------------
-# tables
-# --------------------------------------------------------------------------------------------------
-def _site_names(data: ReportData) -> dict[str, str]:
-    links = data.sensor_sites
-    if links is None and "sensor_id" in data.sites.columns:
-        links = data.sites.select("sensor_id", "site_id")
-    if links is None or "site_name" not in data.sites.columns:
-        return {}
-    j = links.select("sensor_id", "site_id").unique().join(
-        data.sites.select("site_id", "site_name"), on="site_id", how="left").sort("sensor_id", "site_id")
-    return {r[0]: r[1] for r in j.select("sensor_id", "site_name").rows() if r[1] is not None}
-
-
-def _indicator_rows(data: ReportData, lang: str) -> list[dict]:
-    ind = data.indicators.filter(
-        pl.col("indicator").is_in(["tmja", "tmjo"]) & pl.col("period").str.contains(r"^\d{4}$"))
-    if ind.is_empty():
-        return []
-    # one estimator per value: the only one (null) or TMJA's default (mean of valid days), then alphabetical
-    preferred = pl.col("estimator").is_null() | (pl.col("estimator") == DEFAULT_TMJA_ESTIMATOR)
-    ind = (ind.sort("sensor_id", "mode", "direction", "period", "indicator", ~preferred, "estimator")
-           .unique(["sensor_id", "mode", "direction", "period", "indicator"], keep="first"))
-    latest = ind.group_by("sensor_id", "mode", "direction").agg(period=pl.col("period").max())
-    ind = ind.join(latest, on=["sensor_id", "mode", "direction", "period"], how="semi")
-    # An urbanist reads both directions together ("all"); single directions stay in the warehouse.
-    summed = ind.filter(pl.col("direction") == "all")
-    ind = pl.concat([summed, ind.join(summed.select("sensor_id", "mode").unique(), on=["sensor_id", "mode"], how="anti")])
-    names = _site_names(data)
-    rows = []
-    keys = ind.select("sensor_id", "mode", "direction", "period").unique().rows()
-    keys.sort(key=lambda k: (k[0], _mode_key(k[1]), k[2], k[3]))
-    by_key = {(r["sensor_id"], r["mode"], r["direction"], r["period"], r["indicator"]): r
-              for r in ind.iter_rows(named=True)}
-    for k in keys:
-        cells = {}
-        for name in ("tmja", "tmjo"):
-            r = by_key.get((*k, name))
-            cells[name] = None if r is None else {
-                "value": r["value"], "text": format_number(r["value"], lang), "raw": raw_value(r["value"]),
-                "estimator": r["estimator"],
-            }
-        ref = by_key.get((*k, "tmja")) or by_key.get((*k, "tmjo"))
-        rows.append({
-            "site": names.get(k[0], ""), "sensor_id": k[0], "mode": mode_label(k[1], lang), "direction": k[2],
-            "period": k[3], "tmja": cells["tmja"], "tmjo": cells["tmjo"],
-            "coverage": {"text": format_pct(ref["coverage"], lang), "raw": raw_value(ref["coverage"])},
-            "imputed": {"text": format_pct(ref["imputed_share"], lang), "raw": raw_value(ref["imputed_share"])},
-            "estimator": (cells["tmja"] or cells["tmjo"])["estimator"] or "",
-        })
-    return rows
-
-
-def _score_rows(data: ReportData, lang: str) -> list[dict]:
-    s = data.scores
-    if s.is_empty():
-        return []
-    chosen = s.filter(pl.col("chosen")).select("sensor_id", "mode", "direction", chosen_model="model",
-                                                coverage80="coverage80", n_hours="n_hours")
-    model = s.filter(pl.col("model") == MODEL_HGB).select("sensor_id", "mode", "direction", "mase")
-    j = chosen.join(model, on=["sensor_id", "mode", "direction"], how="left")
-    rows = sorted(j.iter_rows(named=True), key=lambda r: (r["sensor_id"], _mode_key(r["mode"]), r["direction"]))
-    return [{
-        "sensor_id": r["sensor_id"], "mode": mode_label(r["mode"], lang), "direction": r["direction"],
-        "model": r["chosen_model"],
-        "mase": {"text": format_number(r["mase"], lang, 2), "raw": raw_value(r["mase"])},
-        "coverage80": {"text": format_pct(r["coverage80"], lang), "raw": raw_value(r["coverage80"])},
-        "n_hours": {"text": format_number(r["n_hours"], lang), "raw": raw_value(r["n_hours"])},
-        "beats_naive": r["chosen_model"] == MODEL_HGB,
-    } for r in rows]
-
-
-def _effect_rows(daily: pl.DataFrame, lang: str) -> list[dict]:
-    if daily.is_empty():
-        return []
-    tot = daily.group_by("mode").agg(b=exact_sum(pl.col("baseline_yhat")), s=exact_sum(pl.col("scenario_yhat")))
-    rows = []
-    for mode, b, s in sorted(tot.rows(), key=lambda r: _mode_key(r[0])):
-        change = (s / b - 1) if b else None
-        rows.append({
-            "mode": mode_label(mode, lang),
-            "baseline": {"text": format_number(b, lang), "raw": raw_value(b)},
-            "scenario": {"text": format_number(s, lang), "raw": raw_value(s)},
-            "change": {"text": format_pct(change, lang, 1, signed=True), "raw": raw_value(change)},
-        })
-    return rows
+def _no_chart_reason(daily: pl.DataFrame) -> str | None:
+    """Why the baseline-and-scenario charts cannot be drawn (a LABELS key), ``None`` when they can."""
+    has = {who: daily.height > 0 and daily.get_column(f"{who}_yhat").drop_nulls().len() > 0
+           for who in ("baseline", "scenario")}
+    if not has["baseline"]:
+        return "no_hourly"
+    if not has["scenario"]:
+        return "no_scenario_rows"
+    return None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -457,54 +1070,81 @@ def _environment() -> Environment:
     )
 
 
+def _index_href(lang: str) -> str:
+    return "index.html" if lang == "fr" else f"index.{lang}.html"
+
+
 def render_scenario_report(data: ReportData, lang: str = "fr") -> str:
-    """The report as one HTML string (``<html lang="fr">`` or ``"en"``), every data string escaped."""
+    """The report as one HTML string (``<html lang="fr">`` or ``"en"``), every data string escaped.
+
+    Pure and deterministic: same ``data`` (in any row order) → same string, except the one line holding
+    ``<time datetime=…>`` (the generation date).
+    """
     if lang not in LABELS:
         raise ValueError(f"unsupported report language {lang!r}; expected one of {sorted(LABELS)}")
     t = LABELS[lang]
     spec = data.spec
-    frames = chart_frames(data)
-    cutoffs = data.baseline.get_column("cutoff_utc").drop_nulls() if "cutoff_utc" in data.baseline.columns else None
+    frames = report_frames(data)
+    baseline = _forecasts(data.baseline)
+    cutoffs = baseline.get_column("cutoff_utc").drop_nulls() if "cutoff_utc" in baseline.columns else None
     cutoff = cutoffs.max() if cutoffs is not None and cutoffs.len() else None
-    hypotheses = [{"text": h.describe(lang), "note": h.note(lang)} for h in spec.hypotheses]
-    gen = data.generated_at
-    gen_text = gen.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if gen.tzinfo else gen.strftime("%Y-%m-%d %H:%M")
+    reason = _no_chart_reason(frames["daily_totals"])
+    names = _site_names(data)
+    sections = {name: _table(name, frames[name], lang, names) for name in OPTIONAL_SECTIONS if name in frames}
+    method_items = t["method_items"].split("\n")
+    if "mass_balance" in frames:
+        method_items.append(t["method_mass_balance"])
+    if "impact" in frames:
+        method_items.append(t["method_impact"])
+    sites = frames["sites"]
     ctx = {
         "lang": lang, "t": t, "title": spec.title(lang), "description": spec.description(lang),
-        "scenario_name": spec.name,
+        "scenario_name": spec.name, "index_href": _index_href(lang),
         "period_text": f"{format_date(spec.period.start, lang)} – {format_date(spec.period.end, lang)}",
-        "hypotheses": hypotheses, "synthetic": data.synthetic,
-        "effect_rows": _effect_rows(frames["daily_totals"], lang),
-        "indicator_rows": _indicator_rows(data, lang),
-        "score_rows": _score_rows(data, lang),
-        "daily_chart": _daily_chart(frames["daily_totals"], lang),
-        "profile_chart": _profile_chart(frames["daily_profile"], lang),
-        "method_items": t["method_items"].split("\n"),
+        "hypotheses": [{"text": h.describe(lang), "note": h.note(lang)} for h in spec.hypotheses],
+        "synthetic": data.synthetic,
+        "effect_rows": _effect_rows(frames["effect"], lang),
+        "indicator_rows": _indicator_rows(frames["indicators"], lang),
+        "scores": _score_table(frames["scores"], lang),
+        "chart_reason": t[reason] if reason else None,
+        "daily_chart": None if reason else _daily_chart(frames["daily_totals"], lang),
+        "profile_chart": None if reason else _profile_chart(frames["daily_profile"], lang),
+        "map": _site_map(sites), "has_sites": sites.height > 0,
+        "sites_missing": [{"site_id": r["site_id"], "name": r["site_name"] or r["site_id"], "sensors": r["sensors"]}
+                          for r in sites.filter(pl.col("marker").is_null()).iter_rows(named=True)],
+        "sections": sections, "has_quality": "quality" in frames,
+        "method_items": method_items,
         "cutoff_text": cutoff.strftime("%Y-%m-%d %H:%M UTC") if cutoff is not None else "—",
-        "input_hash": data.input_hash, "generated_at": gen_text,
-        "generated_at_iso": gen.isoformat(),
+        "input_hash": data.input_hash, "generated_at": _generated_text(data.generated_at),
+        "generated_at_iso": data.generated_at.isoformat(),
     }
     return _environment().get_template("scenario_report.html.j2").render(**ctx)
 
 
 INDEX_LABELS = {
     "fr": {"title": "Scénarios de mobilité", "scenario": "Scénario", "period": "Période", "report": "Rapport",
+           "hypotheses": "Hypothèses",
            "intro": "Chaque scénario applique des hypothèses d'aménagement à la prévision de référence.",
-           "input_hash": "Empreinte des données :", "generated_at": "Généré le"},
+           "empty": "Aucun scénario dans le catalogue.",
+           "input_hash": "Empreinte des données d'entrée", "generated_at": "Généré le"},
     "en": {"title": "Mobility scenarios", "scenario": "Scenario", "period": "Period", "report": "Report",
+           "hypotheses": "Hypotheses",
            "intro": "Each scenario applies planning hypotheses to the baseline forecast.",
-           "input_hash": "Input data hash:", "generated_at": "Generated on"},
+           "empty": "No scenario in the catalogue.",
+           "input_hash": "Input data hash", "generated_at": "Generated on"},
 }
 
 
 def render_index(specs: list[ScenarioSpec], lang: str, *, input_hash: str, generated_at: dt.datetime,
                  synthetic: bool = False) -> str:
-    """The reports' index page: one line per scenario, linking ``<name>.<lang>.html``."""
+    """The reports' index page: one line per scenario (sorted by name), linking ``<name>.<lang>.html``."""
     if lang not in INDEX_LABELS:
         raise ValueError(f"unsupported report language {lang!r}; expected one of {sorted(INDEX_LABELS)}")
     t = {**INDEX_LABELS[lang], "synthetic": LABELS[lang]["synthetic"], "synthetic_note": LABELS[lang]["synthetic_note"]}
-    entries = [{"title": s.title(lang), "href": f"{s.name}.{lang}.html",
-                "period": f"{format_date(s.period.start, lang)} – {format_date(s.period.end, lang)}"} for s in specs]
+    entries = [{"title": s.title(lang), "href": f"{s.name}.{lang}.html", "description": s.description(lang),
+                "hypotheses": [h.describe(lang) for h in s.hypotheses],
+                "period": f"{format_date(s.period.start, lang)} – {format_date(s.period.end, lang)}"}
+               for s in sorted(specs, key=lambda s: s.name)]
     return _environment().get_template("index.html.j2").render(
         lang=lang, t=t, entries=entries, synthetic=synthetic, input_hash=input_hash,
-        generated_at=generated_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
+        generated_at=_generated_text(generated_at), generated_at_iso=generated_at.isoformat())

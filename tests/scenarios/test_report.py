@@ -1,9 +1,13 @@
-"""Scenario report: self-contained, escaped, language-declared, exact data-values, deterministic."""
+"""Scenario report: self-contained, escaped, language-declared, exact data-values, deterministic, with
+every optional section; the builders here also feed the headless-Chromium test (test_report_browser.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+import random
 import re
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -14,23 +18,40 @@ from scenarios.forecast import FORECAST_SCHEMA, MODEL_HGB, MODEL_SNAIVE, SCORES_
 from scenarios.report import (
     NNBSP,
     ReportData,
+    affected_sensors,
     chart_frames,
     format_number,
+    render_index,
     render_scenario_report,
+    report_frames,
     write_chart_csv,
     write_report,
 )
-from scenarios.spec import apply_scenario, load_scenario
+from scenarios.spec import ScenarioSpec, apply_scenario, load_scenario
 
 CATALOG = Path(__file__).resolve().parents[2] / "scenarios" / "catalog"
 EVIL = "<script>alert(1)</script>"
+EVIL_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+EVIL_ATTR = '"><img src=x onerror=alert(1)>'
+EVIL_ATTR_ESCAPED = "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;"
 UTC = dt.UTC
 GENERATED = dt.datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 
 SERIES = [("C01", "car", "all"), (EVIL, "pedestrian", "both"), ("B01", "bike", "both")]
+KEY = ["sensor_id", "mode", "direction"]
 
 
-def _baseline() -> pl.DataFrame:
+# --------------------------------------------------------------------------------------------------
+# builders (also used by the browser test)
+# --------------------------------------------------------------------------------------------------
+def make_spec() -> ScenarioSpec:
+    """The catalog's summer peak, with a hostile description (it comes from a file people edit)."""
+    spec = load_scenario(CATALOG / "summer_peak.yaml")
+    return spec.model_copy(update={"description_fr": f"Saison forte {EVIL_ATTR} fin.",
+                                   "description_en": f"Busy season {EVIL_ATTR} end."})
+
+
+def make_baseline() -> pl.DataFrame:
     """A hand-made hourly baseline over July–August 2026 (a simple daily shape per series)."""
     times = pl.datetime_range(dt.datetime(2026, 6, 30, 22, tzinfo=UTC), dt.datetime(2026, 8, 31, 22, tzinfo=UTC),
                               "1h", closed="left", time_unit="us", time_zone="UTC", eager=True)
@@ -40,13 +61,14 @@ def _baseline() -> pl.DataFrame:
         yhat = (10.0 * (i + 1)) * (1.2 + ((hour - 14.0) / 6.0).cos())
         frames.append(pl.DataFrame({
             "sensor_id": sensor, "mode": mode, "direction": direction, "start_utc": times, "yhat": yhat,
-            "yhat_lower": yhat * 0.8, "yhat_upper": yhat * 1.25, "model": MODEL_HGB,
+            "yhat_lower": yhat * 0.8, "yhat_upper": yhat * 1.25, "yhat_lower_95": yhat * 0.6,
+            "yhat_upper_95": yhat * 1.5, "model": MODEL_HGB,
             "cutoff_utc": dt.datetime(2025, 12, 31, 23, tzinfo=UTC), "scenario": "baseline",
         }))
-    return pl.concat(frames).cast(FORECAST_SCHEMA)
+    return pl.concat(frames).select(list(FORECAST_SCHEMA)).cast(FORECAST_SCHEMA)
 
 
-def _indicators() -> pl.DataFrame:
+def make_indicators() -> pl.DataFrame:
     rows = [
         ("C01", "car", "all", "2025", "tmja", None, 8123.456789, "veh/day", 0.02, 0.97),
         ("C01", "car", "all", "2025", "tmjo", None, 9001.5, "veh/day", 0.02, 0.97),
@@ -61,27 +83,96 @@ def _indicators() -> pl.DataFrame:
                                       for c in cols}, orient="row")
 
 
-def _scores() -> pl.DataFrame:
+def make_scores() -> pl.DataFrame:
     rows = []
     for sensor, mode, direction in SERIES:
         wins = sensor != "B01"
         rows += [
-            (sensor, mode, direction, MODEL_HGB, 0.62 if wins else 1.07, 0.81, 336, wins),
-            (sensor, mode, direction, MODEL_SNAIVE, 1.0, 0.78, 336, not wins),
+            {"sensor_id": sensor, "mode": mode, "direction": direction, "model": MODEL_HGB,
+             "mase": 0.62 if wins else 1.07, "coverage80": 0.81, "coverage95": 0.94, "n_hours": 336, "chosen": wins},
+            {"sensor_id": sensor, "mode": mode, "direction": direction, "model": MODEL_SNAIVE,
+             "mase": 1.0, "coverage80": 0.78, "coverage95": 0.93, "n_hours": 336, "chosen": not wins},
         ]
-    return pl.DataFrame(rows, schema=SCORES_SCHEMA, orient="row")
+    return pl.DataFrame(rows).select(list(SCORES_SCHEMA)).cast(SCORES_SCHEMA)
 
 
+def make_sites() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Four sites: two placed, one without coordinates, one at the (0, 0) placeholder; and the links."""
+    sites = pl.DataFrame({
+        "site_id": ["S1", "S2", "S3", "S4"],
+        "site_name": ["Quai Bérigny", "Plage & <b>digue</b>", EVIL, "Rue sans position"],
+        "lat": [49.75, 49.77, None, 0.0], "lon": [0.35, 0.39, 0.37, 0.0], "source": "demo",
+    })
+    links = pl.DataFrame({"sensor_id": ["C01", EVIL, "B01"], "site_id": ["S1", "S3", "S2"]})
+    return sites, links
+
+
+def make_sections() -> dict[str, pl.DataFrame]:
+    """Every optional section, with values whose derived columns are computed by hand in the tests."""
+    return {
+        "mass_balance": pl.DataFrame({
+            "target": ["C01", EVIL], "closed_volume": [10_000.0, 2_000.0], "diverted": [7_000.0, 1_500.0],
+            "evaporated": [2_995.0, 400.0], "induced": [0.0, 0.0], "residual": [5.0, 100.0],
+            "residual_pct": [0.05, 5.0],  # 100 × 5 / 10 000 = 0.05 % ≤ 0.1 % ✓ ; 100 × 100 / 2 000 = 5 % ✗
+        }),
+        "indicator_deltas": pl.DataFrame({
+            "sensor_id": ["C01", "C01", EVIL], "mode": ["car", "car", "pedestrian"],
+            "direction": ["all", "all", "both"],
+            "indicator": ["tmja", "hpm", "tmja"], "unit": ["veh/day", "veh/h", "ped/day"],
+            "baseline": [8000.0, 650.0, 1200.0], "scenario": [9600.0, 702.0, 1380.0],
+            "delta": [1600.0, 52.0, 180.0], "delta_pct": [20.0, 8.0, 15.0],
+        }),
+        "saturation": pl.DataFrame({
+            "sensor_id": ["C01"], "mode": ["car"], "direction": ["all"], "threshold": [900.0],
+            "hours_baseline": [5.0], "hours_scenario": [12.0],  # change 12 − 5 = +7
+        }),
+        "impact": pl.DataFrame({
+            "sensor_id": ["C01"], "mode": ["car"], "direction": ["all"], "effect": [-1200.0],
+            "lower": [-1500.0], "upper": [-900.0], "effect_pct": [-60.0],
+        }),
+        "impact_placebos": pl.DataFrame({
+            "sensor_id": ["C01"] * 4, "mode": ["car"] * 4, "direction": ["all"] * 4,
+            "placebo": ["2025-02-03", "2025-02-10", "2025-02-17", EVIL],
+            "effect": [-300.0, 1500.0, -100.0, 1250.0],  # |1500|, |1250| ≥ |−1200|: 2 of 4
+        }),
+        "quality": pl.DataFrame({
+            "sensor_id": ["C01", EVIL, "B01"], "mode": ["car", "pedestrian", "bike"],
+            "direction": ["all", "both", "both"], "days": [365.0, 365.0, 365.0],
+            "valid_days": [354.0, 292.0, 365.0], "coverage": [354 / 365, 292 / 365, 1.0],
+            "imputed_share": [0.02, 0.1, 0.0],
+        }),
+    }
+
+
+def make_data(**overrides) -> ReportData:
+    spec = make_spec()
+    base = make_baseline()
+    sites, links = make_sites()
+    kw = dict(spec=spec, indicators=make_indicators(), baseline=base, scenario=apply_scenario(base, spec),
+              sites=sites, scores=make_scores(), input_hash="sha256:0123abcd", generated_at=GENERATED,
+              synthetic=True, sensor_sites=links, **make_sections())
+    return ReportData(**{**kw, **overrides})
+
+
+def shuffled(data: ReportData, seed: int) -> ReportData:
+    """The same data with the rows of every frame in another order."""
+    out = {}
+    for k, v in data.__dict__.items():
+        if isinstance(v, pl.DataFrame):
+            rng = random.Random(f"{seed}-{k}")
+            idx = list(range(v.height))
+            rng.shuffle(idx)
+            v = v[idx]
+        out[k] = v
+    return ReportData(**out)
+
+
+# --------------------------------------------------------------------------------------------------
+# fixtures and parsing
+# --------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def data() -> ReportData:
-    spec = load_scenario(CATALOG / "summer_peak.yaml")
-    base = _baseline()
-    sites = pl.DataFrame({"site_id": ["S1", "S2"], "site_name": ["Quai Bérigny", "Plage & <b>digue</b>"],
-                          "lat": [49.76, 49.77], "lon": [0.37, 0.36], "source": ["demo", "demo"]})
-    links = pl.DataFrame({"sensor_id": ["C01", EVIL], "site_id": ["S1", "S2"]})
-    return ReportData(spec=spec, indicators=_indicators(), baseline=base, scenario=apply_scenario(base, spec),
-                      sites=sites, scores=_scores(), input_hash="sha256:0123abcd", generated_at=GENERATED,
-                      synthetic=True, sensor_sites=links)
+    return make_data()
 
 
 @pytest.fixture(scope="module")
@@ -95,17 +186,24 @@ def html_en(data: ReportData) -> str:
 
 
 class _Cells(HTMLParser):
-    """Collect (class, data-value, text) of every <td>, and attributes of every tag."""
+    """(class, data-value, text) of every <td>, with the id of its table; attributes of every tag."""
 
     def __init__(self) -> None:
         super().__init__()
         self.cells: list[tuple[str | None, str | None, str]] = []
+        self.by_table: dict[str, list[list[tuple[str | None, str | None, str]]]] = {}
         self.tags: list[tuple[str, dict]] = []
         self._open: list | None = None
+        self._table: str | None = None
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         self.tags.append((tag, a))
+        if tag == "table":
+            self._table = a.get("id") or ""
+            self.by_table.setdefault(self._table, [])
+        if tag == "tr" and self._table is not None:
+            self.by_table[self._table].append([])
         if tag == "td":
             self._open = [a.get("class"), a.get("data-value"), ""]
 
@@ -116,7 +214,10 @@ class _Cells(HTMLParser):
     def handle_endtag(self, tag):
         if tag == "td" and self._open is not None:
             self.cells.append(tuple(self._open))
+            self.by_table[self._table][-1].append(tuple(self._open))
             self._open = None
+        if tag == "table":
+            self._table = None
 
 
 def _parse(html: str) -> _Cells:
@@ -125,6 +226,17 @@ def _parse(html: str) -> _Cells:
     return p
 
 
+def _rows(html: str, table: str) -> list[list[tuple[str | None, str | None, str]]]:
+    return [r for r in _parse(html).by_table[table] if r]
+
+
+def _without_date(html: str) -> str:
+    return re.sub(r"<time datetime=\"[^\"]*\">[^<]*</time>", "", html)
+
+
+# --------------------------------------------------------------------------------------------------
+# tests
+# --------------------------------------------------------------------------------------------------
 def test_language_declared(html_fr: str, html_en: str, data: ReportData) -> None:
     assert html_fr.startswith("<!DOCTYPE html>\n<html lang=\"fr\">")
     assert html_en.startswith("<!DOCTYPE html>\n<html lang=\"en\">")
@@ -134,35 +246,45 @@ def test_language_declared(html_fr: str, html_en: str, data: ReportData) -> None
 
 def test_self_contained_no_external_resources(html_fr: str) -> None:
     low = html_fr.lower()
-    assert "<script" not in low  # no scripts at all (the evil name is escaped)
+    assert "<script" not in low  # no scripts at all (the evil names are escaped)
     assert not re.search(r"<link\b", low)
-    assert not re.search(r"@import", low)
+    assert not re.search(r"@import|@font-face|url\(\s*['\"]?(https?:)?//", low)
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", low)
     assert "<?xml" not in low and "<!doctype svg" not in low and "<metadata" not in low
-    assert html_fr.count("<svg") == 2  # daily totals + profile, inline
+    assert html_fr.count("<svg") == 3  # daily totals, profile, map: inline
+    assert [a["data-chart"] for t, a in _parse(html_fr).tags if t == "figure"] == ["daily", "profile", "map"]
     ids = re.findall(r'\bid="([^"]+)"', html_fr)
     assert len(ids) == len(set(ids))  # two inline SVGs never share an id
     refs = set(re.findall(r'(?:href="#|url\(#)([^")]+)', html_fr))
     assert refs <= set(ids)
 
 
-def test_data_strings_are_escaped(html_fr: str) -> None:
-    assert EVIL not in html_fr
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html_fr
+def test_data_strings_are_escaped(html_fr: str, html_en: str) -> None:
+    for html in (html_fr, html_en):
+        assert EVIL not in html and "<img" not in html and "onerror=alert(1)>" not in html
+        assert EVIL_ESCAPED in html
+        assert EVIL_ATTR_ESCAPED in html  # the description, as text
     assert "Plage &amp; &lt;b&gt;digue&lt;/b&gt;" in html_fr and "<b>digue" not in html_fr
     p = _parse(html_fr)
-    assert EVIL in [c[2] for c in p.cells]  # shown as text
+    texts = [c[2] for c in p.cells]
+    assert texts.count(EVIL) >= 5  # indicators, mass balance, deltas, placebo label, quality: shown as text
+    # An attribute keeps the name whole: the parser gives back exactly the sensor id.
+    assert EVIL in {a.get("data-sensor") for t, a in p.tags if t == "tr"}
+    # The map lists the site without coordinates named EVIL as text, and tooltips are escaped.
+    assert f"<li>{EVIL_ESCAPED} <span" in html_fr
 
 
 def test_synthetic_banner_and_sections(html_fr: str) -> None:
     assert "Données synthétiques — ville de démonstration" in html_fr
-    for section in ("hypotheses", "indicators", "charts", "scores", "method"):
-        assert f'<section id="{section}">' in html_fr
+    for section in ("hypotheses", "mass-balance", "charts", "map", "indicators", "indicator-deltas", "saturation",
+                    "impact", "quality", "scores", "method"):
+        assert f'<section id="{section}">' in html_fr, section
     assert "Été 2026 : pic touristique" in html_fr
     assert "juillet ×1,15, août ×1,25" in html_fr
     assert "1er juillet 2026 – 31 août 2026" in html_fr
     assert "sha256:0123abcd" in html_fr and "2026-01-05 09:30 UTC" in html_fr
     assert "Quai Bérigny" in html_fr  # site name joined through sensor_sites
+    assert '<a href="index.html">Tous les scénarios</a>' in html_fr
 
 
 def test_tmja_cell_data_value_is_exact_and_french_formatted(html_fr: str) -> None:
@@ -176,30 +298,109 @@ def test_tmja_cell_data_value_is_exact_and_french_formatted(html_fr: str) -> Non
     assert ("tmjo", "9001.5", f"9{NNBSP}002") in tmjo
 
 
-def test_scoreboard(html_fr: str) -> None:
-    assert f"<code>{MODEL_SNAIVE}</code>" in html_fr  # B01 ships seasonal-naive
-    cells = _parse(html_fr).cells
-    assert (None, "1.07", "1,07") in cells and (None, "0.62", "0,62") in cells
+def test_scoreboard_has_both_coverages_and_every_candidate(html_fr: str) -> None:
+    rows = _rows(html_fr, "scoreboard")
+    by_sensor = {r[0][2]: r for r in rows}
+    assert set(by_sensor) == {"B01", "C01", EVIL}
+    # sensor, mode, direction, model, coverage 80, coverage 95, hours, MASE seasonal-naive, MASE hgb
+    b01 = by_sensor["B01"]
+    assert b01[3][2] == MODEL_SNAIVE  # B01's model loses (1.07 ≥ 1): it ships seasonal-naive
+    assert (b01[4][1], b01[4][2]) == ("0.78", f"78{NNBSP}%")  # the chosen model's coverages
+    assert (b01[5][1], b01[5][2]) == ("0.93", f"93{NNBSP}%")
+    assert b01[7] == ("chosen", "1.0", "1,00") and b01[8] == (None, "1.07", "1,07")
+    c01 = by_sensor["C01"]
+    assert c01[3][2] == MODEL_HGB and c01[8] == ("chosen", "0.62", "0,62") and c01[5][1] == "0.94"
+    assert "Couverture 95" in html_fr
 
 
-def test_render_is_deterministic(data: ReportData, html_fr: str) -> None:
-    a = html_fr
-    b = render_scenario_report(data)
-    assert a == b
-    later = ReportData(**{**data.__dict__, "generated_at": GENERATED + dt.timedelta(days=3)})
-    c = render_scenario_report(later)
-    strip = lambda s: re.sub(r"<time datetime=\"[^\"]*\">[^<]*</time>", "", s)  # noqa: E731
-    assert a != c and strip(a) == strip(c)
+def test_optional_section_values(html_fr: str) -> None:
+    mb = {r[0][2]: r for r in _rows(html_fr, "mass-balance-table")}  # target first: no site column
+    # residual_pct 0.05 ≤ 0.1 → ✓ ; 5.0 > 0.1 → ✗ (hand values in make_sections)
+    assert mb["C01"][-1] == ("check ok", "true", "✓") and mb["C01"][-2][2] == f"+0,05{NNBSP}%"
+    assert mb[EVIL][-1] == ("check bad", "false", "✗")
+    sat = _rows(html_fr, "saturation-table")[0]
+    assert sat[-1] == (None, "7.0", "+7")  # 12 − 5 hours
+    imp = _rows(html_fr, "impact-table")[0]
+    assert imp[-1] == (None, "2/4", f"2{NNBSP}/{NNBSP}4")  # |1500| and |1250| ≥ |−1200|
+    assert imp[-2] == (None, "-60.0", f"-60,0{NNBSP}%")
+    deltas = {(r[1][2], r[4][2]): r for r in _rows(html_fr, "indicator-deltas-table")}
+    assert deltas[("C01", "tmja")][-2] == (None, "1600.0", f"+1{NNBSP}600")
+    assert deltas[("C01", "hpm")][-3] == (None, "702.0", "702")
+    quality = {r[1][2]: r for r in _rows(html_fr, "quality-table")}
+    assert quality["C01"][-2] == (None, repr(354 / 365), f"97{NNBSP}%")  # 354 / 365 = 0.9699
+
+
+def test_csv_holds_the_numbers_of_every_chart_and_table(data: ReportData, tmp_path: Path) -> None:
+    frames = report_frames(data)
+    assert sorted(frames) == ["daily_profile", "daily_totals", "effect", "impact", "impact_placebos",
+                              "indicator_deltas", "indicators", "mass_balance", "quality", "saturation",
+                              "scores", "sites"]
+    paths = write_chart_csv(frames, tmp_path / "csv")
+    assert [p.name for p in paths] == sorted(f"{k}.csv" for k in frames)
+    mb = pl.read_csv(tmp_path / "csv" / "mass_balance.csv")
+    assert mb.select("target", "balanced").rows() == [(EVIL, False), ("C01", True)]  # "<" sorts before "C"
+    imp = pl.read_csv(tmp_path / "csv" / "impact.csv")
+    assert imp.select("placebo_n", "placebo_as_large").row(0) == (4, 2)
+    sites = pl.read_csv(tmp_path / "csv" / "sites.csv")
+    assert sites.select("site_id", "marker", "affected").rows() == [
+        ("S1", 1, True), ("S2", 2, False), ("S3", None, True), ("S4", None, False)]
+    scores = pl.read_csv(tmp_path / "csv" / "scores.csv")
+    assert {"coverage80", "coverage95", f"mase_{MODEL_HGB}", f"mase_{MODEL_SNAIVE}"} <= set(scores.columns)
+    ind = pl.read_csv(tmp_path / "csv" / "indicators.csv")
+    assert ind.filter(sensor_id="C01")["tmja"].item() == 8123.456789
+
+
+def test_map_projection_computed_by_hand(html_fr: str) -> None:
+    # S1 (49.75 N, 0.35 E) and S2 (49.77 N, 0.39 E): k = cos(49.76°) = 0.645991, x spans 0.04·k = 0.025840,
+    # y spans 0.02; scale = min(640 / 0.025840, 360 / 0.02) = 18 000 px per degree; height 0.02·18 000 + 80
+    # = 440. S1: x = 360 − 0.012920·18 000 = 127.44, y = 220 + 0.01·18 000 = 400; S2: x = 592.56, y = 40.
+    assert 'viewBox="0 0 720.0 440.0"' in html_fr
+    assert '<circle cx="127.4" cy="400.0" r="7"' in html_fr  # S1 holds C01, changed by the scenario: big, red
+    assert '<circle cx="592.6" cy="40.0" r="5"' in html_fr  # S2 holds B01 (bikes): no hypothesis, grey
+    # Scale bar: 111 320 / 18 000 = 6.184 m per px; a fifth of 720 px = 890 m → 500 m = 80.85 px from x = 20.
+    assert 'd="M20.0 415.0V420.0H100.8V415.0"' in html_fr and f">500{NNBSP}m<" in html_fr
+    # S3 has no coordinates and S4 sits at (0, 0), the placeholder of exports without positions: listed.
+    missing = html_fr.split('<ul class="map-missing">')[1].split("</ul>")[0]
+    assert EVIL_ESCAPED in missing and "Rue sans position" in missing and "Quai" not in missing
+
+
+def test_affected_sensors_derived_or_given(data: ReportData) -> None:
+    # summer_peak changes cars and pedestrians; B01 counts bikes.
+    assert affected_sensors(data) == sorted(["C01", EVIL])
+    given = ReportData(**{**data.__dict__, "affected_sensors": frozenset({"B01"})})
+    assert affected_sensors(given) == ["B01"]
+    assert report_frames(given)["sites"].filter(affected=True)["site_id"].to_list() == ["S2"]
+
+
+def test_render_is_deterministic_whatever_the_row_order(data: ReportData, html_fr: str, tmp_path: Path) -> None:
+    assert render_scenario_report(data) == html_fr
+    for seed in (1, 2):
+        assert render_scenario_report(shuffled(data, seed)) == html_fr, seed
+    a = write_chart_csv(report_frames(data), tmp_path / "a")
+    b = write_chart_csv(report_frames(shuffled(data, 3)), tmp_path / "b")
+    assert [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
+    later = render_scenario_report(ReportData(**{**data.__dict__, "generated_at": GENERATED + dt.timedelta(days=3)}))
+    assert later != html_fr and _without_date(later) == _without_date(html_fr)
+    changed = [x for x, y in zip(html_fr.splitlines(), later.splitlines(), strict=True) if x != y]
+    assert len(changed) == 1 and "<time datetime=" in changed[0]
 
 
 def test_english_labels(html_en: str) -> None:
+    from scenarios.report import INDEX_LABELS, LABELS, MODEL_DESCRIPTIONS
+
+    for table in (LABELS, INDEX_LABELS, MODEL_DESCRIPTIONS):  # every label exists in both languages
+        assert set(table["fr"]) == set(table["en"])
     html = html_en
     assert "Synthetic data — demonstration town" in html
-    assert "Scenario hypotheses" in html and "Traffic indicators by sensor" in html
+    assert "Scenario hypotheses" in html and "Traffic indicators by sensor" in html and "Sensor map" in html
+    assert "Traffic mass balance" in html and "95% coverage" in html
     assert "Summer 2026: tourist peak" in html and "July ×1.15, August ×1.25" in html
-    assert "Hypothèses du scénario" not in html
+    assert "Hypothèses du scénario" not in html and "Couverture" not in html
     tmja = {float(c[1]): c[2] for c in _parse(html).cells if c[0] == "tmja" and c[1]}
     assert tmja[8123.456789] == "8,123"
+    assert ('<a href="index.en.html">All scenarios</a>') in html
+    deltas = {(r[1][2], r[4][2]): r for r in _rows(html, "indicator-deltas-table")}
+    assert deltas[("C01", "tmja")][-2] == (None, "1600.0", "+1,600")
 
 
 def test_no_banner_for_real_data(data: ReportData) -> None:
@@ -207,7 +408,37 @@ def test_no_banner_for_real_data(data: ReportData) -> None:
     assert "Données synthétiques" not in html
 
 
-def test_chart_numbers_and_csv(data: ReportData, tmp_path: Path) -> None:
+def test_missing_optional_sections_are_left_out_or_explained() -> None:
+    html = render_scenario_report(make_data(mass_balance=None, indicator_deltas=None, saturation=None, impact=None,
+                                            impact_placebos=None, quality=None))
+    for section in ("mass-balance", "indicator-deltas", "saturation", "impact"):
+        assert f'<section id="{section}">' not in html
+    assert "voir les colonnes du tableau des indicateurs" in html  # quality falls back to the indicator table
+    empty = render_scenario_report(make_data(saturation=make_sections()["saturation"].clear()))
+    assert "Aucun capteur n'a de seuil de saturation renseigné." in unescape(empty)
+
+
+def test_daily_only_data_explains_why_there_is_no_chart(data: ReportData) -> None:
+    no_forecast = pl.DataFrame(schema=FORECAST_SCHEMA)
+    html = render_scenario_report(make_data(baseline=no_forecast, scenario=no_forecast,
+                                            scores=make_scores().clear()))
+    assert "aucune prévision horaire ne couvre la période du scénario" in html
+    assert "aucune série horaire n'a été prévue" in unescape(html)
+    assert 'data-chart="daily"' not in html and 'data-chart="profile"' not in html
+    assert html.count("<svg") == 1  # the map still draws
+    no_scenario = render_scenario_report(make_data(scenario=no_forecast), lang="en")
+    assert "the scenario produced no rows" in no_scenario and 'data-chart="daily"' not in no_scenario
+    no_sites = render_scenario_report(make_data(sites=make_sites()[0].clear(), sensor_sites=None))
+    assert "aucun site n'est décrit dans les données" in unescape(no_sites) and "<svg" in no_sites  # charts still draw
+
+
+def test_a_missing_section_column_is_named() -> None:
+    bad = make_sections()["mass_balance"].drop("residual_pct")
+    with pytest.raises(ValueError, match=r"mass_balance.*missing column\(s\) residual_pct"):
+        render_scenario_report(make_data(mass_balance=bad))
+
+
+def test_chart_numbers(data: ReportData) -> None:
     frames = chart_frames(data)
     daily = frames["daily_totals"]
     assert daily.height == 3 * 62  # 3 modes × 62 days of July–August
@@ -219,14 +450,27 @@ def test_chart_numbers_and_csv(data: ReportData, tmp_path: Path) -> None:
     assert row["baseline_yhat"].item() == pytest.approx(b["yhat"].sum(), abs=micro)
     assert row["scenario_yhat"].item() == pytest.approx(b["yhat"].sum() * 1.25, abs=micro * 1.25 + 1e-9)
     assert row["baseline_lower"].item() <= row["baseline_yhat"].item() <= row["baseline_upper"].item()
-    prof = frames["daily_profile"]
-    assert prof.height == 3 * 24
+    assert frames["daily_profile"].height == 3 * 24
     bikes = daily.filter(mode="bike")
     assert bikes["baseline_yhat"].to_list() == bikes["scenario_yhat"].to_list()  # no bike hypothesis
-    paths = write_chart_csv(frames, tmp_path / "charts")
-    assert [p.name for p in paths] == ["daily_profile.csv", "daily_totals.csv"]
-    assert pl.read_csv(paths[1], try_parse_dates=True).height == daily.height
-    assert sorted(p.name for p in (tmp_path / "charts").iterdir()) == ["daily_profile.csv", "daily_totals.csv"]
+    effect = report_frames(data)["effect"]
+    # bikes: no hypothesis, change 0; cars: July 31 days × 1.15 and August 31 days × 1.25 of the same daily
+    # total (plus the 14 July evening), so the change lies between +15 % and +25 %.
+    change = dict(effect.select("mode", "change").rows())
+    assert change["bike"] == 0.0 and 0.15 < change["car"] < 0.25
+
+
+def test_index_lists_scenarios_escaped_and_sorted() -> None:
+    spec = make_spec()
+    other = spec.model_copy(update={"name": "autumn", "title_fr": f"Automne {EVIL}"})
+    html = render_index([spec, other], "fr", input_hash="sha256:0123abcd", generated_at=GENERATED, synthetic=True)
+    assert html.startswith("<!DOCTYPE html>\n<html lang=\"fr\">")
+    assert EVIL not in html and f"Automne {EVIL_ESCAPED}" in html and EVIL_ATTR_ESCAPED in html
+    assert html.index('href="autumn.fr.html"') < html.index('href="summer_peak.fr.html"')
+    assert "juillet ×1,15" in html  # the hypotheses in plain words
+    en = render_index([spec], "en", input_hash="x", generated_at=GENERATED)
+    assert '<html lang="en">' in en and 'href="summer_peak.en.html"' in en and "Mobility scenarios" in en
+    assert sum("<time datetime=" in line for line in html.splitlines()) == 1
 
 
 def test_write_report_atomic(html_fr: str, tmp_path: Path) -> None:
@@ -239,3 +483,16 @@ def test_format_number() -> None:
     assert format_number(8123.0) == f"8{NNBSP}123"
     assert format_number(1234567.891, "fr", 1) == f"1{NNBSP}234{NNBSP}567,9"
     assert format_number(None) == "—" and format_number(float("nan")) == "—"
+    assert format_number(-1234.0, "en", signed=True) == "-1,234" and format_number(52.0, "fr", signed=True) == "+52"
+    assert math.isclose(354 / 365, 0.9698630136986301)
+
+
+def test_map_numbers_do_not_sit_on_a_neighbour() -> None:
+    from scenarios.report import _place_labels
+
+    # Two markers 10 px apart (radius 5, +1 px margin). The first one's usual spot, up-right (box x 108–115,
+    # y 84–95), comes within 5 px of the second marker's centre (110, 100), and so does down-right; up-left
+    # (box x 85–92) is free. The second marker keeps its usual spot, up-right of itself.
+    pts = [{"marker": 1, "x": 100.0, "y": 100.0, "r": "5"}, {"marker": 2, "x": 110.0, "y": 100.0, "r": "5"}]
+    _place_labels(pts)
+    assert [(p["tx"], p["ty"], p["anchor"]) for p in pts] == [("92.0", "94.0", "end"), ("118.0", "94.0", "start")]
