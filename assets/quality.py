@@ -1,12 +1,90 @@
-"""Quality: a flag on every value (observed, zero, missing, excluded with the reason)."""
+"""Quality: a flag on every value, gap filling that says so, and the gates that stop broken data.
 
+``clean_counts`` flags every row (observed, zero, suspect, imputed, missing, excluded — with the reason
+or the imputation method, docs/quality.md), respecting the anomaly register ``<home>/anomalies.yaml``
+when it exists, with the 60 days before the run as history for the trailing windows.
+
+Checks on ``clean_counts``:
+
+- ``missing_share`` (**blocking**): no series may miss more than ``max_missing_share`` of its rows on any
+  local day (partition) of the run. Periods in the register, and hours not measured by design (a
+  Telraam camera at night or at dawn and dusk, :data:`BY_DESIGN`), do not count. When it fails, nothing downstream (totals, indicators,
+  forecasts, scenarios, warehouse, reports) is built from the run; its metadata names each series
+  and day. Register the period (``exclude`` or ``accept``) or fix the source, then run again.
+- ``quality_warnings`` (warning): how many rows are suspect (outliers, DST duplicates) or excluded, by
+  reason and sensor.
+"""
+
+
+import datetime as dt
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
 from pipelines.partitions import daily_partitions
 from pipelines.resources import LakeResource
+from sensors_io.anomalies import load_register, match_register
 from sensors_io.quality import flag_counts
+from sensors_io.schema import SERIES_KEY
+
+#: The town's anomaly register, under its home (format: docs/examples/anomalies.yaml).
+REGISTER_FILE = "anomalies.yaml"
+HISTORY_DAYS = 60
+MISSING_SHARE = "missing_share"
+QUALITY_WARNINGS = "quality_warnings"
+#: Hours not measured by design: they are not "missing" for the gate (a Telraam camera at night, in
+#: night mode, or at dawn and dusk with too little light — reported by ``quality_warnings`` instead).
+BY_DESIGN = ("no_uptime", "unclassified", "low_uptime")
+
+
+class CleanConfig(dg.Config):
+    """Thresholds of the quality gate."""
+
+    max_missing_share: float = Field(
+        default=0.2, ge=0.0, le=1.0,
+        description="Blocking: the largest share of a series' rows (per local day) that may lack a measured value.")
+
+
+def register(lake: LakeResource) -> pl.DataFrame | None:
+    """The anomaly register of this home, or None when it has none (RegisterError when unreadable)."""
+    path = lake.home_path / REGISTER_FILE
+    return load_register(path, tz=lake.tz) if path.exists() else None
+
+
+def _history(lake: LakeResource, first_day: dt.date) -> pl.LazyFrame | None:
+    """Canonical counts of the ``HISTORY_DAYS`` partitions before ``first_day`` that are in the lake."""
+    folder = lake.dataset("counts")
+    days = [first_day - dt.timedelta(days=i) for i in range(HISTORY_DAYS, 0, -1)]
+    files = [folder / f"{d.isoformat()}.parquet" for d in days]
+    files = [str(f) for f in files if f.exists()]
+    return pl.scan_parquet(files, missing_columns="insert", extra_columns="ignore") if files else None
+
+
+def missing_by_day(clean: pl.DataFrame, reg: pl.DataFrame | None, tz: str) -> pl.DataFrame:
+    """Per series and local day: rows, rows without a measured value, and their share (register periods
+    and by-design hours left out)."""
+    lf = match_register(clean.lazy().select(*SERIES_KEY, "start_utc", "count_clean", "flag_reason"), reg)
+    by_design = pl.col("flag_reason").is_in(list(BY_DESIGN)).fill_null(False)
+    return (
+        lf.filter(pl.col("register_action").is_null() & ~by_design)
+        .with_columns(day=pl.col("start_utc").dt.convert_time_zone(tz).dt.date())
+        .group_by([*SERIES_KEY, "day"])
+        .agg(rows=pl.len().cast(pl.Int64), missing=pl.col("count_clean").is_null().sum().cast(pl.Int64))
+        .with_columns(share=pl.col("missing") / pl.col("rows"))
+        .sort(["share", *SERIES_KEY, "day"], descending=[True, False, False, False, False])
+        .collect()
+    )
+
+
+def _md(frame: pl.DataFrame, limit: int = 20) -> str:
+    cols = frame.columns
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in frame.head(limit).iter_rows():
+        lines.append("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row) + " |")
+    if frame.height > limit:
+        lines.append(f"\n… and {frame.height - limit} more")
+    return "\n".join(lines)
 
 
 @dg.asset(
@@ -15,10 +93,45 @@ from sensors_io.quality import flag_counts
     io_manager_key="lake_io",
     group_name="quality",
     kinds={"polars", "parquet"},
+    check_specs=[
+        dg.AssetCheckSpec(MISSING_SHARE, asset="clean_counts", blocking=True,
+                          description="No series misses more than max_missing_share of a day (register periods excepted)."),
+        dg.AssetCheckSpec(QUALITY_WARNINGS, asset="clean_counts",
+                          description="Suspect and excluded rows by reason and sensor (warning)."),
+    ],
 )
-def clean_counts(context: dg.AssetExecutionContext, sensor_counts: pl.LazyFrame, lake: LakeResource) -> pl.DataFrame:
-    """Counts with `flag`, `flag_reason` and `count_clean` (`lake/clean_counts/`): flags never change `count`."""
-    clean = flag_counts(sensor_counts, tz=lake.tz).collect()
+def clean_counts(context: dg.AssetExecutionContext, config: CleanConfig, sensor_counts: pl.LazyFrame,
+                 lake: LakeResource):
+    """Counts with `flag`, `flag_reason`, `count_clean`, `impute_method` and `count_filled`
+    (`lake/clean_counts/`): flags never change `count`."""
+    reg = register(lake)
+    first_day = dt.date.fromisoformat(context.partition_key_range.start)
+    clean = flag_counts(sensor_counts, tz=lake.tz, register=reg, history=_history(lake, first_day)).collect()
     shares = clean["flag"].value_counts(normalize=True).sort("flag")
-    context.add_output_metadata({f"share_{f}": round(s, 4) for f, s in shares.iter_rows()})
-    return clean
+    yield dg.Output(clean, metadata={f"share_{f}": round(s, 4) for f, s in shares.iter_rows()}
+                    | {"register_entries": 0 if reg is None else reg.height})
+
+    by_day = missing_by_day(clean, reg, lake.tz)
+    offenders = by_day.filter(pl.col("share") > config.max_missing_share)
+    yield dg.AssetCheckResult(
+        check_name=MISSING_SHARE,
+        passed=offenders.height == 0,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "threshold": config.max_missing_share,
+            "series_days_checked": by_day.height,
+            "series_days_failing": offenders.height,
+            "sensors": dg.MetadataValue.json(sorted(offenders["sensor_id"].unique().to_list())),
+            "offenders": dg.MetadataValue.md(_md(offenders) if offenders.height else "none"),
+            "what_to_do": "register the period in <home>/anomalies.yaml (exclude or accept) or fix the source",
+        },
+    )
+    flagged = (clean.filter(pl.col("flag").is_in(["suspect", "excluded"]))
+               .group_by("flag", "flag_reason", "sensor_id").len().sort("flag", "flag_reason", "sensor_id"))
+    yield dg.AssetCheckResult(
+        check_name=QUALITY_WARNINGS,
+        passed=flagged.height == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"rows": int(flagged["len"].sum()) if flagged.height else 0,
+                  "by_reason": dg.MetadataValue.md(_md(flagged) if flagged.height else "none")},
+    )

@@ -12,8 +12,8 @@ from assets.warehouse import warehouse_tables
 from pipelines.resources import LakeResource
 from scenarios.report import (
     ReportData,
-    chart_frames,
     render_index,
+    report_frames,
     render_scenario_report,
     write_chart_csv,
     write_report,
@@ -38,6 +38,22 @@ def input_hash(lake: LakeResource) -> str:
     return hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
 
 
+def _quality(daily: pl.DataFrame) -> pl.DataFrame:
+    """Per series: days in the warehouse, valid days, coverage and the imputed share of the volume."""
+    from sensors_io.aggregate import exact_sum
+
+    return (
+        daily.group_by("sensor_id", "mode", "direction")
+        .agg(days=pl.len(), valid_days=pl.col("is_valid_day").sum(),
+             _filled=exact_sum(pl.col("count_filled")), _measured=exact_sum(pl.col("count")))
+        .with_columns(coverage=pl.col("valid_days") / pl.col("days"),
+                      imputed_share=pl.when(pl.col("_filled") > 0)
+                      .then(((pl.col("_filled") - pl.col("_measured")) / pl.col("_filled")).clip(0.0, 1.0)))
+        .drop("_filled", "_measured")
+        .sort("sensor_id", "mode", "direction")
+    )
+
+
 @dg.asset(deps=sorted(warehouse_tables.keys, key=str), group_name="reports", kinds={"html"})
 def scenario_report(context: dg.AssetExecutionContext, config: ReportConfig, lake: LakeResource,
                     warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -56,19 +72,21 @@ def scenario_report(context: dg.AssetExecutionContext, config: ReportConfig, lak
         synthetic=bool(sites["site_name"].str.contains(SYNTHETIC_MARK).any()),
         sensor_sites=daily.select("sensor_id", "site_id").unique().sort("sensor_id"),
     )
+    quality = _quality(daily)
     written, specs = [], []
-    for path in catalog_files():
+    for path in catalog_files(lake.home):
         spec = load_scenario(path)
         specs.append(spec)
         start, end = spec.period.start, spec.period.end
         local_day = pl.col("start_utc").dt.convert_time_zone(lake.tz).dt.date()
         in_period = forecasts.filter(local_day.is_between(start, end))
         data = ReportData(spec=spec, baseline=in_period.filter(pl.col("scenario") == "baseline"),
-                          scenario=in_period.filter(pl.col("scenario") == spec.name), **common)
+                          scenario=in_period.filter(pl.col("scenario") == spec.name), tz=lake.tz,
+                          quality=quality, **common)
         html = render_scenario_report(data, lang=lang)
         target = lake.reports / f"{spec.name}.{lang}.html"
         write_report(html, target)
-        write_chart_csv(chart_frames(data, tz=lake.tz), lake.reports / "data" / f"{spec.name}")
+        write_chart_csv(report_frames(data), lake.reports / "data" / spec.name)
         written.append(target)
     index = lake.reports / ("index.html" if lang == "fr" else f"index.{lang}.html")
     write_report(render_index(specs, lang, input_hash=common["input_hash"], generated_at=common["generated_at"],

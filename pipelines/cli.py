@@ -31,30 +31,54 @@ def _echo(msg: str) -> None:
     click.echo(msg, err=False)
 
 
-def materialize(settings: Settings, selection: list[str] | None, days: tuple[str, str] | None,
-                ops_config: dict | None = None) -> dict[str, int]:
-    """Materialize assets in-process (all, or ``selection``) over the partition keys ``days``."""
+def _asset_defs():
     import dagster as dg
 
     import assets
+
+    return dg.load_assets_from_package_module(assets)
+
+
+def materialize(settings: Settings, selection: list[str] | None, days: tuple[str, str] | None,
+                ops_config: dict | None = None, *, partition_key: str | None = None,
+                instance=None) -> dict[str, int]:
+    """Materialize assets in-process (all, or ``selection``) over the daily partition keys ``days``, or
+    the scenario assets for the dynamic partition ``partition_key`` (which is added if missing)."""
+    import contextlib
+
+    import dagster as dg
+
     from pipelines.resources import build_resources
 
     # The same assets as the code location, with resources bound to this home (not the environment's).
-    asset_defs = dg.load_assets_from_package_module(assets)
+    asset_defs = _asset_defs()
     all_keys = [k for a in asset_defs for k in a.keys]
     keys = [k for k in all_keys if selection is None or k.to_user_string() in selection]
     partitioned = {k for a in asset_defs if a.partitions_def is not None for k in a.keys}
-    if days is None:
-        keys = [k for k in keys if k not in partitioned]
+    dynamic = {k: a.partitions_def for a in asset_defs if isinstance(a.partitions_def, dg.DynamicPartitionsDefinition)
+               for k in a.keys}
+    if partition_key is not None:
+        keys = [k for k in keys if k in dynamic]
+    else:
+        keys = [k for k in keys if k not in dynamic and (days is not None or k not in partitioned)]
+    if not keys:
+        return {}
     tags = ({"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[1]}
-            if days and partitioned.intersection(keys) else {})
-    with dg.DagsterInstance.ephemeral() as instance:
+            if days and partition_key is None and partitioned.intersection(keys) else {})
+    with contextlib.ExitStack() as stack:
+        if instance is None:
+            instance = stack.enter_context(dg.DagsterInstance.ephemeral())
+        if partition_key is not None:
+            for pdef in {dynamic[k].name: dynamic[k] for k in keys}.values():
+                if not instance.has_dynamic_partition(pdef.name, partition_key):
+                    instance.add_dynamic_partitions(pdef.name, [partition_key])
         result = dg.materialize(
             asset_defs,
             selection=keys,
             instance=instance,
             resources=build_resources(settings),
             tags=tags,
+            partition_key=partition_key,
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}, "ops": ops_config or {}},
         )
@@ -62,9 +86,12 @@ def materialize(settings: Settings, selection: list[str] | None, days: tuple[str
         for event in failed:
             err = event.step_failure_data.error
             _echo(f"  ✗ {event.step_key}: {err.message.strip() if err else 'failed'}")
-        checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
-        for ev in checks:
-            _echo(f"  ✗ check {ev.check_name} on {ev.asset_key.to_user_string()} failed")
+        for ev in (e for e in result.get_asset_check_evaluations() if not e.passed):
+            where = f"{ev.check_name} on {ev.asset_key.to_user_string()}"
+            if ev.severity == dg.AssetCheckSeverity.WARN:
+                _echo(f"  ! check {where}: warning ({_check_summary(ev)})")
+            else:
+                _echo(f"  ✗ check {where} failed ({_check_summary(ev)})")
         if not result.success:
             raise click.ClickException("the run failed (see above)")
         counts: dict[str, int] = {}
@@ -72,6 +99,32 @@ def materialize(settings: Settings, selection: list[str] | None, days: tuple[str
             name = ev.asset_key.to_user_string()
             counts[name] = counts.get(name, 0) + 1
         return counts
+
+
+def _check_summary(ev) -> str:
+    """A check's metadata in one line (numbers and sensor lists; tables are for the UI)."""
+    parts = []
+    for k, v in sorted(ev.metadata.items()):
+        val = getattr(v, "value", v)
+        if isinstance(val, (int, float)) or (isinstance(val, list) and len(val) <= 12):
+            parts.append(f"{k}: {val}")
+    return "; ".join(parts)
+
+
+#: Assets that read every scenario's output: built after the scenario partitions.
+def _late_assets() -> list[str]:
+    return sorted(k.to_user_string() for a in _asset_defs() for k in a.keys
+                  if k.to_user_string().startswith("warehouse_") or k.to_user_string() == "scenario_report")
+
+
+def run_scenarios(settings: Settings, names: list[str], instance=None) -> dict[str, int]:
+    """Materialize the scenario partitions ``names`` (one run each)."""
+    counts: dict[str, int] = {}
+    for name in names:
+        _echo(f"  scenario {name} …")
+        for k, v in materialize(settings, None, None, partition_key=name, instance=instance).items():
+            counts[k] = counts.get(k, 0) + v
+    return counts
 
 
 def _partition_days(settings: Settings) -> tuple[str, str] | None:
@@ -123,12 +176,21 @@ def _print_accounting(report) -> None:
 
 
 def _run_all(settings: Settings) -> None:
+    import dagster as dg
+
+    from assets.scenarios import catalog_files
+
     days = _partition_days(settings)
     if days is None:
         raise click.ClickException(f"nothing ingested under {settings.home}: run `mobility ingest PATH` first")
     _echo(f"Running the whole graph over {days[0]} → {days[1]} (home: {settings.home})")
     t0 = time.perf_counter()
-    counts = materialize(settings, None, days)
+    late = _late_assets()
+    everything = [k.to_user_string() for a in _asset_defs() for k in a.keys]
+    with dg.DagsterInstance.ephemeral() as instance:
+        counts = materialize(settings, [k for k in everything if k not in late], days, instance=instance)
+        counts |= run_scenarios(settings, [p.stem for p in catalog_files(settings.home)], instance)
+        counts |= materialize(settings, late, None, instance=instance)
     _echo(f"  ✓ {len(counts)} assets materialized in {time.perf_counter() - t0:.1f} s")
 
 
@@ -156,6 +218,16 @@ def demo(home: str | None, seed: int) -> None:
     if not (target / "truth.json").exists():
         _echo(f"Generating the synthetic demo town into {target} …")
         generate_demo_town(target, seed=seed)
+    from assets.scenarios import install_catalog
+
+    for f in install_catalog(s.home):
+        _echo(f"Scenario: {f}")
+    register = s.home / "anomalies.yaml"
+    example = Path(__file__).resolve().parent.parent / "docs" / "examples" / "anomalies.yaml"
+    if not register.exists() and example.exists():
+        # The demo town's known events (closure, festivals, outage, stuck run), as a town would register them.
+        register.write_text(example.read_text(encoding="utf-8"), encoding="utf-8")
+        _echo(f"Anomaly register: {register}")
     _echo(f"Ingesting {target} …")
     report = stage_paths(demo_sources(target), s.lake, tz=s.tz)
     _print_accounting(report)
@@ -219,6 +291,56 @@ def report(home: str | None, lang: str) -> None:
     s = load_settings(home)
     materialize(s, ["scenario_report"], None, {"scenario_report": {"config": {"lang": lang}}})
     _echo(f"Reports: {s.reports / ('index.html' if lang == 'fr' else f'index.{lang}.html')}")
+
+
+@cli.group()
+def scenario() -> None:
+    """Planning scenarios: YAML files of hypotheses applied to the baseline forecast."""
+
+
+@scenario.command("list")
+@home_option
+def scenario_list(home: str | None) -> None:
+    """The scenario files: the shipped catalog and the town's own (<home>/scenarios)."""
+    from assets.scenarios import catalog_files
+    from scenarios.spec import load_scenario
+
+    s = load_settings(home)
+    for path in catalog_files(s.home):
+        spec = load_scenario(path)
+        _echo(f"{spec.name:<24} {spec.period.start} → {spec.period.end}  {spec.title_fr}  ({path})")
+
+
+@scenario.command("run")
+@home_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def scenario_run(home: str | None, file: str) -> None:
+    """Validate FILE, add it to the town's scenarios (<home>/scenarios/), forecast it and rebuild the
+    warehouse and reports: the same as materializing its partition in the Dagster UI."""
+    import shutil
+
+    from assets.scenarios import HOME_CATALOG
+    from scenarios.spec import ScenarioFileError, load_scenario
+
+    s = load_settings(home)
+    src = Path(file)
+    spec = load_scenario(src)  # an invalid file stops here, naming the field
+    if spec.name != src.stem:
+        raise ScenarioFileError(f"{src}: field `name` is {spec.name!r}, expected the file's name {src.stem!r} "
+                                "(one scenario per file, named as its file)")
+    if not (s.lake / "models").exists():
+        raise click.ClickException(f"no baseline forecast under {s.home}: run `mobility run` (or `mobility demo`) first")
+    target = s.home / HOME_CATALOG / src.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if src.resolve() != target.resolve():
+        shutil.copyfile(src, target)
+    t0 = time.perf_counter()
+    import dagster as dg
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        run_scenarios(s, [spec.name], instance)
+        materialize(s, _late_assets(), None, instance=instance)
+    _echo(f"  ✓ {spec.name} in {time.perf_counter() - t0:.1f} s. Report: {s.reports / f'{spec.name}.fr.html'}")
 
 
 @cli.command()

@@ -12,8 +12,17 @@ ingest_job = dg.define_asset_job(
     description="Read new landing files and rebuild the counts and quality flags of the selected days.",
 )
 
+#: Assets partitioned by scenario (dynamic partitions, one per scenario file).
+SCENARIO_ASSETS = ["scenario_forecast"]
+
 analysis_job = dg.define_asset_job(
     "analysis_job",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*INGEST_ASSETS),
-    description="Totals, indicators, forecasts, scenarios, warehouse tables and reports from the cleaned counts.",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*INGEST_ASSETS, *SCENARIO_ASSETS),
+    description="Totals, indicators, forecasts, warehouse tables and reports from the cleaned counts.",
+)
+
+scenario_job = dg.define_asset_job(
+    "scenario_job",
+    selection=dg.AssetSelection.assets(*SCENARIO_ASSETS),
+    description="One scenario (partition): its baseline and its forecast under the file's hypotheses.",
 )

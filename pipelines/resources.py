@@ -19,6 +19,11 @@ class LakeResource(dg.ConfigurableResource):
     school_zone: str = Field(default="B", description="French school-holiday zone of the town (Fécamp: B).")
 
     @property
+    def home_path(self) -> Path:
+        """The home folder as a Path."""
+        return Path(self.home)
+
+    @property
     def lake(self) -> Path:
         return Path(self.home) / "lake"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.jobs import ingest_job
+from pipelines.jobs import ingest_job, scenario_job
 from pipelines.partitions import daily_partitions
 from pipelines.resources import LakeResource
 from sensors_io.staging import discover_tolerant, stage_sources
@@ -60,3 +60,25 @@ def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
                                       tags={RANGE_START: keys[0], RANGE_END: keys[1]}))
     newest = max(max(_mtime(Path(f)) for f in s.files) for s in sources)
     return dg.SensorResult(run_requests=requests, cursor=str(newest))
+
+
+@dg.sensor(job=scenario_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+def scenario_catalog_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
+    """One partition per scenario file (shipped catalog + ``<home>/scenarios``): added when a file
+    appears, removed when it goes; a file added or edited after the first tick is run."""
+    from assets.scenarios import catalog_files, scenario_partitions
+
+    files = {p.stem: p for p in catalog_files(Path(lake.home))}
+    known = set(context.instance.get_dynamic_partitions(scenario_partitions.name))
+    cursor = float(context.cursor) if context.cursor else None
+    changed = [n for n, p in files.items() if cursor is not None and _mtime(p) > cursor]
+    requests = [dg.RunRequest(run_key=f"{n}:{_mtime(files[n])}", partition_key=n) for n in sorted(changed)]
+    newest = max((_mtime(p) for p in files.values()), default=cursor or 0.0)
+    return dg.SensorResult(
+        run_requests=requests,
+        cursor=str(max(newest, cursor or 0.0)),
+        dynamic_partitions_requests=[
+            scenario_partitions.build_add_request(sorted(set(files) - known)),
+            scenario_partitions.build_delete_request(sorted(known - set(files))),
+        ],
+    )
