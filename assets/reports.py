@@ -18,6 +18,7 @@ from scenarios.report import (
     write_chart_csv,
     write_report,
 )
+from scenarios.deltas import indicator_deltas, mass_balance, saturation_table
 from scenarios.spec import load_scenario
 from sensors_io.staging import read_manifest
 from warehouse.resource import WarehouseResource
@@ -36,6 +37,39 @@ def input_hash(lake: LakeResource) -> str:
     """SHA-256 over the content keys of every ingested source: same inputs, same hash."""
     keys = sorted(e["key"] for e in read_manifest(lake.lake))
     return hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
+
+
+def _scenario_sections(spec, base: pl.DataFrame, scen: pl.DataFrame, tz: str) -> dict:
+    """Indicator deltas, hours above saturation and the mass balance of one scenario (None when they do not apply)."""
+    if base.is_empty() or scen.is_empty():
+        return {}
+    balance = mass_balance(spec, base, scen, tz)
+    return {
+        "indicator_deltas": indicator_deltas(base, scen, spec, tz),
+        "saturation": saturation_table(base, scen, spec, tz) if not spec.capacities().is_empty() else None,
+        "mass_balance": balance if not balance.is_empty() else None,
+    }
+
+
+def _impact_sections(impact: pl.DataFrame, spec) -> dict:
+    """The measured effect of past interventions on this scenario's sensors, with their placebos, on the
+    treated series' scale (a placebo's relative effect × the effect's counterfactual)."""
+    effects = impact.filter((pl.col("kind") == "effect") & pl.col("sensor_id").is_in(spec.sensor_ids()))
+    if effects.is_empty():
+        return {}
+    studies = effects["study"].to_list()
+    cf = dict(effects.select("study", "counterfactual").iter_rows())
+    placebos = impact.filter(pl.col("study").is_in(studies) & pl.col("kind").str.starts_with("placebo"))
+    scale = pl.col("study").replace_strict(cf, return_dtype=pl.Float64) / 100.0
+    return {
+        "impact": effects.sort("study").select(
+            "sensor_id", mode=pl.col("modes"), direction=pl.lit("all"), unit=pl.lit("veh"), effect="effect",
+            lower="effect_lower", upper="effect_upper", effect_pct="effect_pct"),
+        "impact_placebos": placebos.sort("study", "kind", "label").select(
+            "sensor_id", mode=pl.col("modes"), direction=pl.lit("all"), placebo="label",
+            effect=pl.col("effect_pct") * scale, lower=pl.col("effect_pct_family_lower") * scale,
+            upper=pl.col("effect_pct_family_upper") * scale),
+    }
 
 
 def _quality(daily: pl.DataFrame) -> pl.DataFrame:
@@ -73,6 +107,7 @@ def scenario_report(context: dg.AssetExecutionContext, config: ReportConfig, lak
         sensor_sites=daily.select("sensor_id", "site_id").unique().sort("sensor_id"),
     )
     quality = _quality(daily)
+    impact = warehouse.read("impact")
     written, specs = [], []
     for path in catalog_files(lake.home):
         spec = load_scenario(path)
@@ -80,9 +115,10 @@ def scenario_report(context: dg.AssetExecutionContext, config: ReportConfig, lak
         start, end = spec.period.start, spec.period.end
         local_day = pl.col("start_utc").dt.convert_time_zone(lake.tz).dt.date()
         in_period = forecasts.filter(local_day.is_between(start, end))
-        data = ReportData(spec=spec, baseline=in_period.filter(pl.col("scenario") == "baseline"),
-                          scenario=in_period.filter(pl.col("scenario") == spec.name), tz=lake.tz,
-                          quality=quality, **common)
+        base = in_period.filter(pl.col("scenario") == "baseline")
+        scen = in_period.filter(pl.col("scenario") == spec.name)
+        data = ReportData(spec=spec, baseline=base, scenario=scen, tz=lake.tz, quality=quality,
+                          **_scenario_sections(spec, base, scen, lake.tz), **_impact_sections(impact, spec), **common)
         html = render_scenario_report(data, lang=lang)
         target = lake.reports / f"{spec.name}.{lang}.html"
         write_report(html, target)

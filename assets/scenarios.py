@@ -36,13 +36,15 @@ def catalog_files(home: Path | str | None = None) -> list[Path]:
 
 
 def install_catalog(home: Path | str, source: Path = CATALOG) -> list[Path]:
-    """Copy the scenario files of ``source`` (the shipped demo catalog) into ``<home>/scenarios`` where a
-    file of that name is not there yet (a town's edits are kept); returns the files copied."""
+    """Copy the scenario files of ``source`` (the shipped demo catalog, with its ``impact/`` studies) into
+    ``<home>/scenarios`` where a file of that name is not there yet (a town's edits are kept); returns the
+    files copied."""
     target = Path(home) / HOME_CATALOG
     target.mkdir(parents=True, exist_ok=True)
     copied = []
-    for p in sorted(Path(source).glob("*.yaml")):
-        dest = target / p.name
+    for p in sorted([*Path(source).glob("*.yaml"), *Path(source).glob("impact/*.yaml")]):
+        dest = target / p.relative_to(source)
+        dest.parent.mkdir(parents=True, exist_ok=True)
         if not dest.exists():
             dest.write_bytes(p.read_bytes())
             copied.append(dest)

@@ -6,6 +6,7 @@ import polars as pl
 
 from assets.aggregate import daily_counts, traffic_indicators
 from assets.forecast import baseline_forecast
+from assets.impact import impact_evaluation
 from assets.ingest import sensor_sites
 from assets.scenarios import scenario_forecast
 from pipelines.resources import LakeResource
@@ -19,6 +20,7 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
     "indicators": (("indicators/*.parquet",), "replace_all"),
     "forecasts": (("forecasts/*.parquet", "forecasts/scenarios/*.parquet"), "replace_all"),
     "forecast_scores": (("forecast_scores/*.parquet",), "replace_all"),
+    "impact": (("impact/*.parquet",), "replace_all"),
 }
 
 _DEPS = {
@@ -27,6 +29,7 @@ _DEPS = {
     "indicators": [traffic_indicators],
     "forecasts": [baseline_forecast, scenario_forecast],
     "forecast_scores": [dg.AssetKey("forecast_scores")],
+    "impact": [impact_evaluation],
 }
 
 

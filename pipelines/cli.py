@@ -345,6 +345,33 @@ def scenario_run(home: str | None, file: str) -> None:
 
 @cli.command()
 @home_option
+def impact(home: str | None) -> None:
+    """Measure the effect of past interventions (<home>/scenarios/impact/*.yaml) against a counterfactual
+    from control sensors, with placebo tests; writes lake/impact and the warehouse table `impact`."""
+    import polars as pl
+
+    s = load_settings(home)
+    if not (s.lake / "daily").exists():
+        raise click.ClickException(f"no daily totals under {s.home}: run `mobility run` (or `mobility demo`) first")
+    materialize(s, ["impact_evaluation", "warehouse_impact"], None)
+    table = pl.read_parquet(s.lake / "impact" / "impact.parquet")
+    if table.is_empty():
+        _echo(f"No impact study could be evaluated (files in {s.home / 'scenarios' / 'impact'}).")
+        return
+    for study in table["study"].unique(maintain_order=True):
+        rows = table.filter(pl.col("study") == study)
+        e = rows.filter(pl.col("kind") == "effect").row(0, named=True)
+        _echo(f"{study}: {e['sensor_id']} ({e['modes']}) {e['start']} → {e['end']}: effect {e['effect']:+,.0f} veh "
+              f"({e['effect_pct']:+.1f} %, {e['level']:.0%} interval {e['effect_pct_lower']:+.1f} … {e['effect_pct_upper']:+.1f} %)")
+        for r in rows.filter(pl.col("kind") != "effect").iter_rows(named=True):
+            lo = r["effect_pct_family_lower"] if r["effect_pct_family_lower"] is not None else r["effect_pct_lower"]
+            hi = r["effect_pct_family_upper"] if r["effect_pct_family_upper"] is not None else r["effect_pct_upper"]
+            verdict = "shows an effect" if r["shows_effect"] else "no effect"
+            _echo(f"    {r['kind']:<16} {r['label']:<34} {r['effect_pct']:+6.1f} % [{lo:+.1f}, {hi:+.1f}] {verdict}")
+
+
+@cli.command()
+@home_option
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Folder to write to (default: <home>/exports).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)

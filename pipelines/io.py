@@ -39,6 +39,7 @@ LAKE_DATASETS: dict[str, str] = {
     "sensor_sites": "sites/sites",
     "traffic_indicators": "indicators/traffic_indicators",
     "relative_traffic": "relative/relative",
+    "impact_evaluation": "impact/impact",
     "baseline_forecast": "forecasts/baseline",
     "scenario_forecast": "forecasts/scenarios",
     "forecast_scores": "forecast_scores/forecast_scores",

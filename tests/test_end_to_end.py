@@ -16,6 +16,7 @@ from warehouse.engine import default_url, make_engine
 from warehouse.io import read_frame
 
 REPO = Path(__file__).resolve().parent.parent
+SCENARIOS = ["bike_lane_entrance", "festival_weekend", "pedestrian_centre", "roadworks_seafront", "summer_peak"]
 START, END = dt.date(2025, 1, 6), dt.date(2025, 4, 27)  # 16 weeks, with the seafront roadworks in March
 
 CANONICAL = {
@@ -119,14 +120,22 @@ def test_report_shows_the_tmja_of_the_warehouse(built) -> None:
     for sensor, value in shown.items():
         assert value in set(mean_valid.filter(pl.col("sensor_id") == sensor)["value"]), sensor
     assert (built["home"] / "reports" / "index.html").exists()
-    assert (built["home"] / "reports" / "data" / "summer_peak" / "daily_totals.csv").exists()
+    for name in SCENARIOS:
+        assert (built["home"] / "reports" / f"{name}.fr.html").exists(), name
+        assert (built["home"] / "reports" / "data" / name / "daily_totals.csv").exists(), name
 
 
 def test_forecasts_follow_the_contract_and_beat_seasonal_naive(built) -> None:
-    f = pl.read_parquet(built["home"] / "lake" / "forecasts" / "*.parquet")
-    assert f.columns == ["sensor_id", "mode", "direction", "start_utc", "yhat", "yhat_lower", "yhat_upper",
-                         "model", "cutoff_utc", "scenario"]
-    assert set(f["scenario"]) == {"baseline", "summer_peak"}
+    lake = built["home"] / "lake" / "forecasts"
+    f = pl.concat([pl.read_parquet(lake / "baseline.parquet"), *map(pl.read_parquet, sorted((lake / "scenarios").glob("*.parquet")))],
+                  how="diagonal_relaxed")
+    contract = ["sensor_id", "mode", "direction", "start_utc", "yhat", "yhat_lower", "yhat_upper", "model",
+                "cutoff_utc", "scenario"]
+    assert [c for c in f.columns if c in contract] == contract
+    assert set(f.columns) - set(contract) <= {"yhat_lower_95", "yhat_upper_95"}
+    assert set(f["scenario"]) == {"baseline", *SCENARIOS}
+    # One partition (file) per scenario of the home's catalog.
+    assert sorted(p.stem for p in (lake / "scenarios").glob("*.parquet")) == sorted(SCENARIOS)
     assert (f["yhat_lower"] >= 0).all() and (f["yhat_lower"] <= f["yhat"]).all() and (f["yhat"] <= f["yhat_upper"]).all()
     scores = pl.read_parquet(built["home"] / "lake" / "forecast_scores" / "*.parquet").filter(pl.col("chosen"))
     hgb = scores.filter(pl.col("model") == "hgb_poisson")
@@ -166,7 +175,7 @@ def _chromium() -> str:
     return exe
 
 
-@pytest.mark.parametrize("page", ["summer_peak.fr.html", "index.html"])
+@pytest.mark.parametrize("page", ["summer_peak.fr.html", "roadworks_seafront.fr.html", "index.html"])
 def test_reports_render_in_headless_chromium(built, page: str, tmp_path: Path) -> None:
     import subprocess
 
@@ -181,7 +190,7 @@ def test_reports_render_in_headless_chromium(built, page: str, tmp_path: Path) -
     dom = subprocess.run([_chromium(), *flags, "--dump-dom", url], check=True, capture_output=True,
                          timeout=120, text=True).stdout
     assert "<h1>" in dom
-    if page.startswith("summer_peak"):
+    if page != "index.html":
         # Two charts, drawn: each inline SVG holds many path elements.
         svgs = dom.split("<svg")[1:]
         assert len(svgs) >= 2

@@ -209,6 +209,38 @@ class ForecastScore(Base):
     chosen: Mapped[bool]
 
 
+class ImpactEstimate(Base):
+    """One estimate of an impact study: the effect of a past intervention, a placebo or a leave-one-out check
+    (``scenarios.impact.TABLE_SCHEMA``)."""
+
+    __tablename__ = "impact"
+    __table_args__ = (sa.UniqueConstraint("study", "kind", "label"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True, info=SURROGATE)
+    study: Mapped[str]
+    kind: Mapped[str]  # effect, placebo_date, placebo_control, leave_one_out
+    label: Mapped[str]
+    sensor_id: Mapped[str]
+    modes: Mapped[str]
+    controls: Mapped[str]
+    start: Mapped[dt.date]
+    end: Mapped[dt.date]
+    days: Mapped[int]
+    observed: Mapped[float | None]
+    counterfactual: Mapped[float | None]
+    effect: Mapped[float | None]
+    effect_lower: Mapped[float | None]
+    effect_upper: Mapped[float | None]
+    effect_pct: Mapped[float | None]
+    effect_pct_lower: Mapped[float | None]
+    effect_pct_upper: Mapped[float | None]
+    level: Mapped[float]
+    family_level: Mapped[float | None]
+    effect_pct_family_lower: Mapped[float | None]
+    effect_pct_family_upper: Mapped[float | None]
+    shows_effect: Mapped[bool]
+
+
 class Run(Base):
     """Audit trail: one row per warehouse write (which run, asset and partition, how many rows)."""
 

@@ -17,7 +17,7 @@ EXPECTED_ASSETS = {
     "sensor_counts", "sensor_sites", "clean_counts", "hourly_counts", "daily_counts", "traffic_indicators", "relative_traffic",
     "baseline_forecast", "forecast_scores", "scenario_forecast", "scenario_report",
     "warehouse_sites", "warehouse_daily_counts", "warehouse_indicators", "warehouse_forecasts",
-    "warehouse_forecast_scores",
+    "warehouse_forecast_scores", "impact_evaluation", "warehouse_impact",
 }
 
 
@@ -46,6 +46,7 @@ def test_groups_follow_the_stages(definitions: dg.Definitions) -> None:
 def test_blocking_checks_guard_the_counts(definitions: dg.Definitions) -> None:
     checks = {(c.asset_key.to_user_string(), c.name): c for c in definitions.resolve_asset_graph().asset_check_keys}
     assert {("sensor_counts", n) for n in ("no_negative_counts", "no_duplicate_rows", "canonical_schema")} <= set(checks)
+    assert {("clean_counts", "missing_share"), ("clean_counts", "quality_warnings")} <= set(checks)
 
 
 def test_daily_schedule_requests_yesterdays_partition(definitions: dg.Definitions) -> None:
@@ -84,3 +85,28 @@ def test_an_unreadable_landing_file_does_not_stop_the_sensor(tmp_path: Path) -> 
     [request] = result.run_requests  # the good source is still ingested
     assert request.run_key.startswith("comptagemobilites_measure_fecamp-demo.csv:")
     assert os.path.exists(home / "lake" / "staging" / "_manifest.json")
+
+
+def test_scenario_sensor_keeps_one_partition_per_scenario_file(tmp_path: Path) -> None:
+    """Files in <home>/scenarios become partitions; a file added later is also run; a removed one goes."""
+    from assets.scenarios import install_catalog
+    from pipelines.sensors import scenario_catalog_sensor
+
+    home = tmp_path / "home"
+    install_catalog(home)
+    lake = LakeResource(home=str(home))
+    with dg.instance_for_test() as instance:
+        first = scenario_catalog_sensor(dg.build_sensor_context(instance=instance, cursor=None, resources={"lake": lake}))
+        [add, delete] = first.dynamic_partitions_requests
+        assert sorted(add.partition_keys) == ["bike_lane_entrance", "festival_weekend", "pedestrian_centre",
+                                              "roadworks_seafront", "summer_peak"]
+        assert list(delete.partition_keys) == [] and first.run_requests == []  # the first tick only registers
+        instance.add_dynamic_partitions("scenario", list(add.partition_keys))
+        new = home / "scenarios" / "summer_peak_2.yaml"
+        new.write_text((home / "scenarios" / "summer_peak.yaml").read_text().replace("name: summer_peak", "name: summer_peak_2"))
+        os.utime(new, (new.stat().st_mtime + 10, new.stat().st_mtime + 10))
+        (home / "scenarios" / "festival_weekend.yaml").unlink()
+        second = scenario_catalog_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources={"lake": lake}))
+        add, delete = second.dynamic_partitions_requests
+        assert list(add.partition_keys) == ["summer_peak_2"] and list(delete.partition_keys) == ["festival_weekend"]
+        assert [r.partition_key for r in second.run_requests] == ["summer_peak_2"]
