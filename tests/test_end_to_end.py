@@ -195,3 +195,24 @@ def test_reports_render_in_headless_chromium(built, page: str, tmp_path: Path) -
         svgs = dom.split("<svg")[1:]
         assert len(svgs) >= 2
         assert all(s.count("<path") > 10 for s in svgs[:2])
+
+
+def test_reports_in_english_on_request(built) -> None:
+    res = CliRunner().invoke(cli, ["report", "--lang", "en", "--home", str(built["home"])])
+    assert res.exit_code == 0, res.output
+    reports = built["home"] / "reports"
+    for name in SCENARIOS:
+        page = (reports / f"{name}.en.html").read_text()
+        assert '<html lang="en">' in page, name
+    index = (reports / "index.en.html").read_text()
+    assert '<html lang="en">' in index and all(f"{n}.en.html" in index for n in SCENARIOS)
+    # The French pages are still there, untouched by the English run.
+    assert '<html lang="fr">' in (reports / "summer_peak.fr.html").read_text()
+
+
+def test_roadworks_report_shows_a_mass_balance_that_holds(built) -> None:
+    """The roadworks scenario's ledger: closed volume = diverted + evaporated − induced within 0.1 %."""
+    rows = pl.read_csv(built["home"] / "reports" / "data" / "roadworks_seafront" / "mass_balance.csv")
+    closed = rows.filter(pl.col("residual_pct").is_not_null())
+    assert closed.height >= 1
+    assert (closed["residual_pct"].abs() <= 0.1).all(), closed
