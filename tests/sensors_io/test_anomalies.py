@@ -21,8 +21,8 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_example_register_loads_with_local_days_and_instants_in_utc() -> None:
     reg = load_register(REPO / "docs" / "examples" / "anomalies.yaml")
     assert reg.schema == REGISTER_SCHEMA
-    assert reg.height == 7
-    assert reg["action"].to_list() == ["accept"] * 5 + ["exclude"] * 2
+    assert reg.height == 8
+    assert reg["action"].to_list() == ["accept"] * 5 + ["exclude"] * 3
     closure = reg.row(0, named=True)
     # 3 March 2025 00:00 Paris (CET, UTC+1) = 2 March 23:00Z; the end date 23 March is included, so the
     # period ends at 24 March 00:00 local = 23 March 23:00Z (DST only starts on 30 March).
@@ -34,6 +34,10 @@ def test_example_register_loads_with_local_days_and_instants_in_utc() -> None:
     assert (stuck["start_utc"], stuck["end_utc"]) == (dt.datetime(2025, 4, 8, 8, tzinfo=UTC),
                                                       dt.datetime(2025, 4, 8, 15, tzinfo=UTC))
     assert reg.filter(pl.col("sensor_id") == "*").height == 2
+    zero = reg.row(7, named=True)
+    # 12 June 2024 09:00–17:00 CEST = 07:00Z–15:00Z: the demo town's injected zero run (truth.json).
+    assert (zero["sensor_id"], zero["start_utc"], zero["end_utc"]) == (
+        "CPT-VELOMARITIME", dt.datetime(2024, 6, 12, 7, tzinfo=UTC), dt.datetime(2024, 6, 12, 15, tzinfo=UTC))
 
 
 def test_time_zone_from_the_file_wins_over_the_argument_and_offsets_are_kept(tmp_path: Path) -> None:
