@@ -6,11 +6,15 @@ when it exists, with the 60 days before the run as history for the trailing wind
 
 Checks on ``clean_counts``:
 
-- ``missing_share`` (**blocking**): no series may miss more than ``max_missing_share`` of its rows on any
-  local day (partition) of the run. Periods in the register, and hours not measured by design (a
-  Telraam camera at night or at dawn and dusk, :data:`BY_DESIGN`), do not count. When it fails, nothing downstream (totals, indicators,
-  forecasts, scenarios, warehouse, reports) is built from the run; its metadata names each series
-  and day. Register the period (``exclude`` or ``accept``) or fix the source, then run again.
+- ``missing_share`` (**blocking**): on no local day (partition) of the run may more than
+  ``max_missing_share`` of the rows lack a measured value. Periods in the register, and hours not
+  measured by design (a Telraam camera at night or at dawn and dusk, :data:`BY_DESIGN`), do not count.
+  When it fails — a feed that broke for a day, an export cut short — nothing downstream (totals,
+  indicators, forecasts, scenarios, warehouse, reports) is built from the run; its metadata names the
+  days, their missing rows and the sensors they come from. Register the period (``exclude`` or
+  ``accept``) or fix the source, then run again.
+- ``series_missing`` (warning): series that miss more than ``max_missing_share`` of a day on their own (a
+  sensor down for a day, a daytime zero run), with how many rows.
 - ``quality_warnings`` (warning): how many rows are suspect (outliers, DST duplicates) or excluded, by
   reason and sensor.
 """
@@ -32,6 +36,7 @@ from sensors_io.schema import SERIES_KEY
 REGISTER_FILE = "anomalies.yaml"
 HISTORY_DAYS = 60
 MISSING_SHARE = "missing_share"
+SERIES_MISSING = "series_missing"
 QUALITY_WARNINGS = "quality_warnings"
 #: Hours not measured by design: they are not "missing" for the gate (a Telraam camera at night, in
 #: night mode, or at dawn and dusk with too little light — reported by ``quality_warnings`` instead).
@@ -42,8 +47,9 @@ class CleanConfig(dg.Config):
     """Thresholds of the quality gate."""
 
     max_missing_share: float = Field(
-        default=0.2, ge=0.0, le=1.0,
-        description="Blocking: the largest share of a series' rows (per local day) that may lack a measured value.")
+        default=0.5, ge=0.0, le=1.0,
+        description="Blocking: the largest share of a local day's rows (all series) that may lack a measured value; "
+                    "a series above it on its own is a warning.")
 
 
 def register(lake: LakeResource) -> pl.DataFrame | None:
@@ -95,7 +101,9 @@ def _md(frame: pl.DataFrame, limit: int = 20) -> str:
     kinds={"polars", "parquet"},
     check_specs=[
         dg.AssetCheckSpec(MISSING_SHARE, asset="clean_counts", blocking=True,
-                          description="No series misses more than max_missing_share of a day (register periods excepted)."),
+                          description="No day misses more than max_missing_share of its rows (register periods excepted)."),
+        dg.AssetCheckSpec(SERIES_MISSING, asset="clean_counts",
+                          description="Series missing more than max_missing_share of a day on their own (warning)."),
         dg.AssetCheckSpec(QUALITY_WARNINGS, asset="clean_counts",
                           description="Suspect and excluded rows by reason and sensor (warning)."),
     ],
@@ -111,19 +119,39 @@ def clean_counts(context: dg.AssetExecutionContext, config: CleanConfig, sensor_
     yield dg.Output(clean, metadata={f"share_{f}": round(s, 4) for f, s in shares.iter_rows()}
                     | {"register_entries": 0 if reg is None else reg.height})
 
-    by_day = missing_by_day(clean, reg, lake.tz)
-    offenders = by_day.filter(pl.col("share") > config.max_missing_share)
+    by_series = missing_by_day(clean, reg, lake.tz)
+    days = (
+        by_series.group_by("day")
+        .agg(pl.col("rows").sum(), pl.col("missing").sum(),
+             sensors=pl.col("sensor_id").filter(pl.col("missing") > 0).unique().sort().str.join(", "))
+        .with_columns(share=pl.col("missing") / pl.col("rows"))
+        .sort("day")
+    )
+    bad_days = days.filter(pl.col("share") > config.max_missing_share)
     yield dg.AssetCheckResult(
         check_name=MISSING_SHARE,
-        passed=offenders.height == 0,
+        passed=bad_days.height == 0,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
             "threshold": config.max_missing_share,
-            "series_days_checked": by_day.height,
-            "series_days_failing": offenders.height,
+            "days_checked": days.height,
+            "days_failing": bad_days.height,
+            "missing_rows": int(bad_days["missing"].sum()) if bad_days.height else 0,
+            "days": dg.MetadataValue.json([str(d) for d in bad_days["day"].to_list()][:50]),
+            "offenders": dg.MetadataValue.md(_md(bad_days) if bad_days.height else "none"),
+            "what_to_do": "register the period in <home>/anomalies.yaml (exclude or accept) or fix the source",
+        },
+    )
+    offenders = by_series.filter(pl.col("share") > config.max_missing_share)
+    yield dg.AssetCheckResult(
+        check_name=SERIES_MISSING,
+        passed=offenders.height == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "series_days": offenders.height,
+            "rows": int(offenders["missing"].sum()) if offenders.height else 0,
             "sensors": dg.MetadataValue.json(sorted(offenders["sensor_id"].unique().to_list())),
             "offenders": dg.MetadataValue.md(_md(offenders) if offenders.height else "none"),
-            "what_to_do": "register the period in <home>/anomalies.yaml (exclude or accept) or fix the source",
         },
     )
     flagged = (clean.filter(pl.col("flag").is_in(["suspect", "excluded"]))

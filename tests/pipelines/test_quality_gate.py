@@ -17,13 +17,14 @@ BROKEN_DAY = dt.date(2025, 2, 12)
 
 
 def _write_counts(path: Path) -> None:
-    """Hourly car counts with a daily profile; sensor B loses 12 of the 24 hours of BROKEN_DAY (Paris)."""
+    """Hourly car counts with a daily profile; on BROKEN_DAY (Paris) sensor B loses its 24 hours and C 18."""
     hours = pl.datetime_range(START, START + dt.timedelta(weeks=10, hours=-1), "1h", eager=True, time_zone="UTC")
     frame = pl.DataFrame({"ts": hours}).join(pl.DataFrame({"sensor_id": ["A", "B", "C"]}), how="cross")
     local = pl.col("ts").dt.convert_time_zone("Europe/Paris")
     base = 20 + 80 * ((local.dt.hour() >= 7) & (local.dt.hour() < 20)).cast(pl.Int64)
     count = (base + (pl.int_range(pl.len()) % 7)).cast(pl.String)
-    broken = (pl.col("sensor_id") == "B") & (local.dt.date() == BROKEN_DAY) & (local.dt.hour() >= 6) & (local.dt.hour() < 18)
+    day = local.dt.date() == BROKEN_DAY
+    broken = day & ((pl.col("sensor_id") == "B") | ((pl.col("sensor_id") == "C") & (local.dt.hour() >= 6)))
     frame = frame.with_columns(count=pl.when(broken).then(pl.lit("")).otherwise(count), mode=pl.lit("car"),
                                ts=pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
     frame.select("sensor_id", "mode", "ts", "count").write_csv(path)
@@ -35,12 +36,13 @@ def test_a_failing_gate_stops_the_forecast_until_the_period_is_registered(tmp_pa
     _write_counts(src)
     runner = CliRunner()
     ing = runner.invoke(cli, ["ingest", str(src), "--home", str(home)])
-    # 10 weeks × 24 h × 3 sensors = 5,040 rows, 12 of them empty (kept as not measured).
+    # 10 weeks × 24 h × 3 sensors = 5,040 rows, 42 of them empty (kept as not measured).
     totals = re.search(r"^total \(new sources\)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", ing.output, re.M)
     assert totals and totals.groups() == ("5040", "5040", "0", "0"), ing.output
-    # The ingest job itself runs the gate: B misses 12/24 = 50 % of 2025-02-12 > 20 %.
+    # The ingest job itself runs the gate: 2025-02-12 misses (24 + 18) / 72 = 58 % of its rows > 50 %.
     assert ing.exit_code == 1, ing.output
-    assert "check missing_share on clean_counts failed" in ing.output
+    assert "check missing_share on clean_counts failed" in ing.output and "missing_rows: 42" in ing.output
+    assert "check series_missing on clean_counts: warning" in ing.output
     lake = home / "lake"
     # The day's counts are in the lake (sensor_counts ran) and flagged, but nothing downstream was built.
     assert (lake / "counts" / f"{BROKEN_DAY}.parquet").exists()
@@ -49,7 +51,8 @@ def test_a_failing_gate_stops_the_forecast_until_the_period_is_registered(tmp_pa
     assert not (lake / "forecasts" / "baseline.parquet").exists()
     assert not (lake / "hourly").exists() and not (home / "warehouse.sqlite").exists()
 
-    # The data engineer registers the period (the sensor's loop was cut): the gate passes, everything is built.
+    # The data engineer registers B's day (the sensor's loop was cut): 18 / 48 = 37.5 % missing, the gate
+    # passes (C's day stays a warning) and everything is built.
     (home / "anomalies.yaml").write_text(
         "anomalies:\n"
         f"  - {{sensor_id: B, start: {BROKEN_DAY}, end: {BROKEN_DAY}, reason: boucle coupée,"
@@ -60,7 +63,6 @@ def test_a_failing_gate_stops_the_forecast_until_the_period_is_registered(tmp_pa
     assert sorted(forecast["sensor_id"].unique()) == ["A", "B", "C"]
     clean = pl.read_parquet(lake / "clean_counts" / f"{BROKEN_DAY}.parquet")
     b = clean.filter(pl.col("sensor_id") == "B")
-    # The whole registered day of B: its 12 measured hours are excluded with the register's reason, its 12
-    # empty hours stay missing (no data); the day is left out of the gate.
-    assert b.group_by("flag", "flag_reason").len().sort("flag").rows() == [
-        ("excluded", "register:boucle coupée", 12), ("missing", "no_data", 12)]
+    # B's registered day: its 24 empty hours stay missing (no data) and are left out of the gate.
+    assert b.group_by("flag", "flag_reason").len().sort("flag").rows() == [("missing", "no_data", 24)]
+    assert "check series_missing on clean_counts: warning" in run.output
