@@ -42,7 +42,7 @@ def test_values_duplicates_and_quarantine(tmp_path: Path) -> None:
         "A,car,N,30/03/2025 04:00,3",           # 9 does not parse
         "A,tram,N,2025-03-30T05:00:00Z,3",      # 10 unknown mode
         "A,car,N,2099-03-30T06:00:00Z,3",       # 11 future
-        "A,car,N,2025-03-30T07:00:00Z,",        # 12 empty = not measured, kept as null
+        'A,car,N,2025-03-30T07:00:00Z,""',      # 12 empty (quoted) = not measured, kept as null
         "B,bike,S,2025-03-30T07:00:00Z,0",      # 13 zero is a measurement
     ]) + "\n")
     assert detect_format(f) == "long_csv"
