@@ -1,39 +1,43 @@
-"""Baseline hourly forecast: one global Poisson gradient-boosting model, checked against seasonal-naive.
+"""Baseline hourly forecast: candidate models per series, chosen by rolling-origin backtest against
+weekly seasonal-naive, with conformal 80 % and 95 % intervals.
 
-The model (:func:`fit_baseline`)
---------------------------------
-One scikit-learn ``HistGradientBoostingRegressor(loss="poisson")`` for all series, with ``mode`` and the
-series identity as categorical features. The target is the hourly count divided by the series' *recent
-level* (mean hourly count over its last 56 observed days, public holidays excluded), so that a busy road
-and a quiet bike counter weigh the same in the fit; the forecast is ``level × prediction``.
+Candidates (:mod:`scenarios.models`)
+------------------------------------
+- ``seasonal_naive_168h`` (the reference), ``seasonal_naive_24h``, and on request ``seasonal_mean_8w``
+  (mean of the last 8 weeks at that hour of week, public holidays excluded);
+- ``hgb_poisson``: one scikit-learn ``HistGradientBoostingRegressor(loss="poisson")`` **per mode**, global
+  across that mode's series (series identity categorical), on calendar features and each series' recent
+  level and hour-of-week profile; the target is count / level. Its features are known for any future
+  hour, so it serves any horizon inside the calendar's coverage (the scenario module asks for July–August
+  of next year);
+- ``hgb_lag``: the same plus lags of at least 168 h (count 1 and 2 weeks earlier, mean of the week
+  before that); it forecasts at most 168 h past the cutoff;
+- ``ensemble_mean``: the mean of ``hgb_poisson``, ``hgb_lag`` and ``seasonal_naive_168h`` (168 h at most);
+- ``mstl_ets`` (statsmodels MSTL(24, 168) + exponential smoothing of trend + remainder, log1p) and, on
+  request, ``unobserved_components``: per series, on the last 4 weeks; run while the number of series is
+  at most ``stat_max_series`` (their cost grows per series; the scoreboard has no row for them otherwise).
 
-Features are known for any future hour, so the model forecasts any period inside the calendar's coverage
-(the scenario module asks for July–August of next year), not only the next week:
-
-- local hour, ISO day of week, hour of week, month, day-of-year harmonics (1 and 2 cycles a year);
-- public holiday, school holiday (zone), bridge day, summer season flags from :mod:`scenarios.calendars`;
-- a trend term (years since the cutoff; trees extrapolate it flat);
-- the series identity (categorical; dropped above 255 series, the histogram limit) and mode (categorical);
-- the series' recent level (log) and its recent mean profile for that hour of week, as a ratio to the level.
-
-Lags shorter than the horizon are deliberately absent: the same model serves 1-day and 6-month horizons.
+Calendar features: local hour, day of week, hour of week, month, day-of-year harmonics, public holiday,
+Pentecost Monday, school holiday (zone), bridge day, summer, town events and markets, trend (years since
+the cutoff, extrapolated flat by trees). Optional weather regressors (:mod:`scenarios.weather`) join the
+gradient-boosting features; the forecast then needs weather for every hour it covers.
 
 Honesty rules
 -------------
-- Rolling-origin backtest on the last ``backtest_days`` before the cutoff (``n_origins`` windows, each fitted
-  only on data before its origin). Each series is scored by MASE = MAE(model) / MAE(seasonal-naive) on the
-  same observed hours, where seasonal-naive repeats the last observed value of the same hour of week before
-  the origin (lag 168 h when that hour was observed).
-- A series whose model does not beat seasonal-naive (MASE < 1) on backtest, or that has no backtest hours,
-  ships seasonal-naive (``model = "seasonal_naive_168h"``); :attr:`BaselineModel.scores` says which.
-- Seasonal-naive far beyond the cutoff repeats the last observed week: for every hour of week, the last
-  observed value at that hour of week before the cutoff (series profile × level where never observed).
-- 80 % intervals are split-conformal on the backtest residuals, per model and mode, normalised by a
-  count-noise scale ``s = sqrt(1 + ŷ + φ ŷ²)`` (Poisson plus over-dispersion φ estimated from the same
-  residuals): ``[ŷ + q10·s, ŷ + q90·s]``, lower bound clipped at 0. They are calibrated on horizons of at
-  most ``backtest_days``; far horizons (months) are more uncertain than the band says.
-- ``coverage80`` in the scores is cross-fitted when there are two or more origins (each window's band is
-  calibrated on the other windows' residuals); with one origin it is in-sample.
+- Rolling-origin backtest on the last ``backtest_days`` before the cutoff (``n_origins`` windows of at
+  most 7 days, each fitted only on data before its origin). MASE = MAE(model) / MAE(weekly seasonal-naive)
+  on the same observed hours; a candidate is scored only on series where it forecast every hour.
+- Per series the candidate with the lowest MASE ships if it is below 1; otherwise the series ships
+  ``seasonal_naive_168h`` (``scores.chosen`` says which). Past 168 h after the cutoff the short-horizon
+  models cannot run: those hours use ``hgb_poisson`` where it beat seasonal-naive, else seasonal-naive
+  (the last observed week repeated; profile × level where an hour of week was never observed).
+- Intervals are split-conformal on the backtest residuals, per model and mode, normalised by a
+  count-noise scale ``s = sqrt(1 + ŷ + φ ŷ²)``: ``[ŷ + q_lo·s, ŷ + q_hi·s]`` at 80 % (q10, q90) and 95 %
+  (q2.5, q97.5), lower bounds clipped at 0, the 80 % band inside the 95 % one. Calibrated on horizons of
+  at most 7 days; far horizons (months) are more uncertain than the band says.
+- ``coverage80``/``coverage95`` in the scores are cross-fitted across origins (each window's band is
+  calibrated on the other windows' residuals); with one origin they are in-sample.
+- Determinism: rows are sorted after every join, sampling and the GBMs use fixed seeds, sums are exact.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
@@ -53,39 +58,71 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
 from scenarios.calendars import calendar_frame
+from scenarios.events import EventCalendar
+from scenarios.models import (
+    ENSEMBLE_MEMBERS,
+    MODEL_ENSEMBLE,
+    MODEL_HGB,
+    MODEL_HGB_LAG,
+    MODEL_MSTL,
+    MODEL_PROFILE,
+    MODEL_SNAIVE,
+    MODEL_SNAIVE_DAY,
+    MODEL_UC,
+    SHORT_HORIZON_H,
+    SHORT_MODELS,
+    STAT_MODELS,
+    lag_features,
+    series_state,
+    stat_forecast,
+)
+from scenarios.weather import WEATHER_COLUMNS, require_coverage
 from sensors_io.aggregate import exact_mean, exact_sum
 
-MODEL_HGB = "hgb_poisson"
-MODEL_SNAIVE = "seasonal_naive_168h"
-SERIES_KEY = ["sensor_id", "mode", "direction"]
+__all__ = [
+    "FORECAST_SCHEMA", "SCORES_SCHEMA", "MODEL_HGB", "MODEL_HGB_LAG", "MODEL_SNAIVE", "MODEL_SNAIVE_DAY",
+    "MODEL_MSTL", "MODEL_UC", "MODEL_PROFILE", "MODEL_ENSEMBLE", "DEFAULT_MODELS", "BaselineModel",
+    "fit_baseline", "forecast_from_lake", "local_cutoff_utc", "save_model", "load_model",
+]
 
-#: Days of history (before each origin) the profile and level are computed on.
-PROFILE_DAYS = 56
+SERIES_KEY = ["sensor_id", "mode", "direction"]
+#: Candidates fitted by default. Opt-in: ``unobserved_components`` (about 2 s per series and origin) and
+#: ``seasonal_mean_8w`` (holiday-blind: chosen on ordinary backtest weeks, it lost the 4 July week on I-94).
+DEFAULT_MODELS: tuple[str, ...] = (MODEL_SNAIVE, MODEL_SNAIVE_DAY, MODEL_HGB, MODEL_HGB_LAG, MODEL_MSTL,
+                                   MODEL_ENSEMBLE)
 #: Categorical features in sklearn's histogram GBM allow at most 255 categories.
 MAX_SERIES_CATEGORIES = 255
 #: Minimum residuals for a per-mode interval table; below it the model's pooled table is used.
 MIN_CALIBRATION = 100
+#: Interval levels: (name suffix, lower quantile, upper quantile).
+LEVELS = (("80", 0.10, 0.90), ("95", 0.025, 0.975))
 
 _CAL_FEATURES = [
     "hour", "dow", "how", "month", "doy_s1", "doy_c1", "doy_s2", "doy_c2",
-    "is_public_holiday", "is_school_holiday", "is_bridge_day", "is_summer", "trend",
+    "is_public_holiday", "is_pentecost_monday", "is_school_holiday", "is_bridge_day", "is_summer",
+    "is_event", "is_market", "trend",
 ]
-FEATURES = ["series_cat", "mode_code", *_CAL_FEATURES, "log_level", "profile"]
+BASE_FEATURES = ["series_cat", *_CAL_FEATURES, "log_level", "profile"]
+LAG_FEATURES = ["lag168_r", "lag336_r", "week_mean_r"]
 
 FORECAST_SCHEMA = {
     "sensor_id": pl.String, "mode": pl.String, "direction": pl.String,
     "start_utc": pl.Datetime("us", "UTC"), "yhat": pl.Float64, "yhat_lower": pl.Float64,
-    "yhat_upper": pl.Float64, "model": pl.String, "cutoff_utc": pl.Datetime("us", "UTC"),
-    "scenario": pl.String,
+    "yhat_upper": pl.Float64, "yhat_lower_95": pl.Float64, "yhat_upper_95": pl.Float64,
+    "model": pl.String, "cutoff_utc": pl.Datetime("us", "UTC"), "scenario": pl.String,
 }
 SCORES_SCHEMA = {
     "sensor_id": pl.String, "mode": pl.String, "direction": pl.String, "model": pl.String,
-    "mase": pl.Float64, "coverage80": pl.Float64, "n_hours": pl.Int64, "chosen": pl.Boolean,
+    "mase": pl.Float64, "coverage80": pl.Float64, "coverage95": pl.Float64, "n_hours": pl.Int64,
+    "chosen": pl.Boolean,
 }
+#: Gradient-boosting settings: fixed iterations (no early stopping) so fit time is predictable.
+HGB_PARAMS = {"learning_rate": 0.15, "max_iter": 150, "max_leaf_nodes": 31, "min_samples_leaf": 40,
+              "l2_regularization": 1.0}
 
 
 # --------------------------------------------------------------------------------------------------
-# helpers
+# features
 # --------------------------------------------------------------------------------------------------
 def _to_utc(t: dt.datetime) -> dt.datetime:
     """Aware UTC datetime; a naive one is taken as UTC."""
@@ -94,19 +131,32 @@ def _to_utc(t: dt.datetime) -> dt.datetime:
     return t.astimezone(dt.UTC)
 
 
-def _calendar_features(times: pl.Series, *, tz: str, zone: str, trend_origin: dt.datetime) -> pl.DataFrame:
+@dataclass(frozen=True)
+class CalendarConfig:
+    """Where the calendar features come from: time zone, school zone, holiday country, town events."""
+
+    tz: str = "Europe/Paris"
+    zone: str = "B"
+    country: str = "FR"
+    subdiv: str | None = None
+    events: EventCalendar | None = None
+
+
+def _calendar_features(times: pl.Series, cal: CalendarConfig, trend_origin: dt.datetime) -> pl.DataFrame:
     """Calendar features for each distinct hour in ``times`` (UTC), keyed by ``start_utc``."""
     t = pl.DataFrame({"start_utc": times}).unique().sort("start_utc")
-    t = t.with_columns(local=pl.col("start_utc").dt.convert_time_zone(tz))
+    t = t.with_columns(local=pl.col("start_utc").dt.convert_time_zone(cal.tz))
     t = t.with_columns(date=pl.col("local").dt.date())
     dates = t.get_column("date")
-    cal = calendar_frame(dates.min(), dates.max(), zone=zone).select(
-        "date", "dow", "is_public_holiday", "is_school_holiday", "is_bridge_day", "is_summer"
+    days = calendar_frame(dates.min(), dates.max(), cal.zone, country=cal.country, subdiv=cal.subdiv,
+                          events=cal.events).select(
+        "date", "dow", "is_public_holiday", "is_pentecost_monday", "is_school_holiday", "is_bridge_day",
+        "is_summer", "is_event", "is_market",
     )
     ang = 2 * math.pi * (pl.col("local").dt.ordinal_day().cast(pl.Float64) - 1) / 365.25
-    origin = trend_origin.replace(tzinfo=dt.UTC) if trend_origin.tzinfo is None else trend_origin
+    origin = _to_utc(trend_origin)
     return (
-        t.join(cal, on="date", how="left")
+        t.join(days, on="date", how="left")
         .with_columns(
             hour=pl.col("local").dt.hour().cast(pl.Int32),
             dow=pl.col("dow").cast(pl.Int32),
@@ -116,86 +166,166 @@ def _calendar_features(times: pl.Series, *, tz: str, zone: str, trend_origin: dt
         )
         .with_columns(how=((pl.col("dow") - 1) * 24 + pl.col("hour")).cast(pl.Int32))
         .drop("local")
+        .sort("start_utc")
     )
 
 
-def _series_state(obs: pl.DataFrame, origin: dt.datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Level, hour-of-week profile and seasonal-naive values of each series from data before ``origin``.
-
-    ``obs`` has ``series_code, mode, start_utc, count, how, is_public_holiday``. Returns ``(level, by_how)``:
-    ``level``: series_code, level; ``by_how``: series_code, how, profile (ratio to level), snaive (count).
-    """
-    hist = obs.filter(pl.col("start_utc") < origin)
-    last = hist.group_by("series_code").agg(last=pl.col("start_utc").max())
-    win = hist.join(last, on="series_code").filter(
-        pl.col("start_utc") > pl.col("last") - pl.duration(days=PROFILE_DAYS)
-    )
-    normal = win.filter(~pl.col("is_public_holiday"))
-    level = (
-        win.group_by("series_code", "mode")
-        .agg(level_all=exact_mean(pl.col("count")))
-        .join(normal.group_by("series_code").agg(level=exact_mean(pl.col("count"))), on="series_code", how="left")
-        .with_columns(level=pl.coalesce("level", "level_all").clip(lower_bound=0.01))
-        .select("series_code", "mode", "level")
-    )
-    prof = (
-        normal.group_by("series_code", "how").agg(mean=exact_mean(pl.col("count")))
-        .join(level, on="series_code")
-        .with_columns(profile=pl.col("mean") / pl.col("level"))
-    )
-    # Hours of week a series never observed take its mode's median profile (e.g. Telraam nights).
-    grid = level.select("series_code", "mode").join(pl.DataFrame({"how": pl.arange(0, 168, eager=True).cast(pl.Int32)}), how="cross")
-    mode_prof = prof.group_by("mode", "how").agg(mode_profile=pl.col("profile").median())
-    snaive = hist.sort("start_utc").group_by("series_code", "how").agg(snaive=pl.col("count").last())
-    by_how = (
-        grid.join(prof.select("series_code", "how", "profile"), on=["series_code", "how"], how="left")
-        .join(mode_prof, on=["mode", "how"], how="left")
-        .join(snaive, on=["series_code", "how"], how="left")
-        .with_columns(profile=pl.coalesce("profile", "mode_profile", pl.lit(1.0)))
-        .select("series_code", "how", "profile", "snaive")
-        .sort("series_code", "how")
-    )
-    return level.sort("series_code"), by_how
+def _features(weather_cols: tuple[str, ...], lags: bool) -> list[str]:
+    return BASE_FEATURES + (LAG_FEATURES if lags else []) + list(weather_cols)
 
 
-def _design(rows: pl.DataFrame, level: pl.DataFrame, by_how: pl.DataFrame, modes: list[str],
-            use_series: bool) -> tuple[pl.DataFrame, np.ndarray]:
-    """Join state onto rows (which already carry calendar features) and return (rows, X)."""
+def _design(rows: pl.DataFrame, level: pl.DataFrame, by_how: pl.DataFrame, by_hod: pl.DataFrame,
+            use_series: bool) -> pl.DataFrame:
+    """Join the state at an origin onto rows (which carry calendar and lag columns), sorted."""
     rows = (
         rows.join(level.select("series_code", "level"), on="series_code", how="inner")
         .join(by_how, on=["series_code", "how"], how="left")
+        .join(by_hod, on=["series_code", "hour"], how="left")
         .with_columns(
             log_level=pl.col("level").log(),
-            mode_code=pl.col("mode").replace_strict(modes, list(range(len(modes))), default=len(modes)).cast(pl.Int32),
             series_cat=pl.col("series_code") if use_series else pl.lit(0, pl.Int32),
+            lag168_r=pl.col("lag168") / pl.col("level"),
+            lag336_r=pl.col("lag336") / pl.col("level"),
+            week_mean_r=pl.col("week_mean") / pl.col("level"),
         )
     )
     # Joins do not keep row order; the sampled rows and HGB's binning subsample depend on it.
-    rows = rows.sort("series_code", "start_utc")
-    X = rows.select(
-        [pl.col(c).cast(pl.Float64) for c in FEATURES]
-    ).to_numpy()
-    return rows, X
+    return rows.sort("series_code", "start_utc")
 
 
-#: Gradient-boosting settings: fixed iterations (no early stopping) so fit time is predictable.
-HGB_PARAMS = {"learning_rate": 0.15, "max_iter": 150, "max_leaf_nodes": 31, "min_samples_leaf": 40,
-              "l2_regularization": 1.0}
+def _matrix(rows: pl.DataFrame, features: list[str]) -> np.ndarray:
+    return rows.select([pl.col(c).cast(pl.Float64) for c in features]).to_numpy()
 
 
 def _new_regressor(seed: int, use_series: bool) -> HistGradientBoostingRegressor:
-    cats = [FEATURES.index("mode_code")] + ([FEATURES.index("series_cat")] if use_series else [])
+    cats = [0] if use_series else None  # series_cat is the first feature
     return HistGradientBoostingRegressor(
         loss="poisson", categorical_features=cats, early_stopping=False, random_state=seed, **HGB_PARAMS,
     )
 
 
+# --------------------------------------------------------------------------------------------------
+# state at an origin, and the candidates' forecasts from it
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class _State:
+    """What the models learnt from the rows before one origin."""
+
+    origin: dt.datetime
+    level: pl.DataFrame
+    by_how: pl.DataFrame
+    by_hod: pl.DataFrame
+    regressors: dict[tuple[str, str], HistGradientBoostingRegressor]  # (model, mode) -> GBM
+    stat: pl.DataFrame  # model, series_code, start_utc, yhat (the hours after the origin)
+    n_train_rows: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)  # fit time per model
+
+
+@dataclass(frozen=True)
+class _Settings:
+    models: tuple[str, ...]
+    train_days: int
+    max_train_rows: int
+    seed: int
+    use_series: dict[str, bool]
+    weather_cols: tuple[str, ...]  # weather regressors with values (empty without weather)
+    stat_max_series: int
+    tz: str
+
+
+def _fit_state(obs_cal: pl.DataFrame, origin: dt.datetime, horizon_h: int, s: _Settings) -> _State:
+    """Fit every candidate on rows before ``origin``."""
+    t0 = time.perf_counter()
+    level, by_how, by_hod = series_state(obs_cal, origin)
+    seconds = {"state": time.perf_counter() - t0}
+    regs: dict[tuple[str, str], HistGradientBoostingRegressor] = {}
+    n_rows = 0
+    hgb = [m for m in (MODEL_HGB, MODEL_HGB_LAG) if m in s.models]
+    if hgb:
+        train = obs_cal.filter(
+            (pl.col("start_utc") < origin) & (pl.col("start_utc") >= origin - dt.timedelta(days=s.train_days))
+        )
+        if train.height > s.max_train_rows:
+            train = train.sample(s.max_train_rows, seed=s.seed).sort("series_code", "start_utc")
+        n_rows = train.height
+        for (mode,), part in sorted(train.partition_by("mode", as_dict=True).items()):
+            part = _design(part, level, by_how, by_hod, s.use_series[mode])
+            y = (part.get_column("count") / part.get_column("level")).to_numpy()
+            for m in hgb:
+                t1 = time.perf_counter()
+                feats = _features(s.weather_cols, lags=m == MODEL_HGB_LAG)
+                regs[(m, mode)] = _new_regressor(s.seed, s.use_series[mode]).fit(_matrix(part, feats), y)
+                seconds[m] = seconds.get(m, 0.0) + time.perf_counter() - t1
+    n_series = level.height
+    stat = []
+    for m in STAT_MODELS:
+        if m in s.models and n_series <= s.stat_max_series:
+            t1 = time.perf_counter()
+            stat.append(stat_forecast(m, obs_cal, level, by_how, origin, s.tz, hours=horizon_h).with_columns(
+                model=pl.lit(m)))
+            seconds[m] = time.perf_counter() - t1
+    stat_schema = {"series_code": pl.Int32, "start_utc": pl.Datetime("us", "UTC"), "yhat": pl.Float64,
+                   "model": pl.String}
+    stat_df = pl.concat(stat).select(list(stat_schema)) if stat else pl.DataFrame(schema=stat_schema)
+    return _State(origin, level, by_how, by_hod, regs, stat_df, n_rows, seconds)
+
+
+def _predict_all(rows: pl.DataFrame, st: _State, s: _Settings) -> pl.DataFrame:
+    """One column per candidate (null where it cannot forecast) for ``rows`` (calendar + lag columns)."""
+    rows = _design(rows, st.level, st.by_how, st.by_hod, False)
+    rows = rows.with_columns(pl.col("series_code").alias("series_cat"))  # restored per mode below
+    out = rows.with_columns(
+        pl.coalesce("snaive", pl.col("profile") * pl.col("level")).alias(MODEL_SNAIVE),
+        (pl.col("profile") * pl.col("level")).alias(MODEL_PROFILE),
+    ).with_columns(pl.coalesce("snaive_day", MODEL_SNAIVE).alias(MODEL_SNAIVE_DAY))
+    for m in (MODEL_HGB, MODEL_HGB_LAG):
+        if m not in s.models:
+            continue
+        feats = _features(s.weather_cols, lags=m == MODEL_HGB_LAG)
+        col = np.full(out.height, np.nan)
+        modes = out.get_column("mode").to_numpy()
+        for mode in np.unique(modes):
+            reg = st.regressors.get((m, mode))
+            idx = np.flatnonzero(modes == mode)
+            if reg is None or idx.size == 0:
+                continue
+            part = out[idx]
+            if not s.use_series.get(mode, False):
+                part = part.with_columns(series_cat=pl.lit(0, pl.Int32))
+            col[idx] = reg.predict(_matrix(part, feats)) * part.get_column("level").to_numpy()
+        out = out.with_columns(pl.Series(m, col).fill_nan(None))
+    if not st.stat.is_empty():
+        wide = st.stat.pivot(on="model", index=["series_code", "start_utc"], values="yhat")
+        out = out.join(wide, on=["series_code", "start_utc"], how="left")
+    for m in s.models:
+        if m not in out.columns and m != MODEL_ENSEMBLE:
+            out = out.with_columns(pl.lit(None, pl.Float64).alias(m))
+    if MODEL_ENSEMBLE in s.models:
+        members = [m for m in ENSEMBLE_MEMBERS if m in s.models]
+        out = out.with_columns(pl.mean_horizontal(members).alias(MODEL_ENSEMBLE)) if members else out.with_columns(
+            pl.lit(None, pl.Float64).alias(MODEL_ENSEMBLE))
+    # short-horizon models stop 168 h after the origin
+    late = pl.col("start_utc") >= pl.lit(st.origin) + pl.duration(hours=SHORT_HORIZON_H)
+    out = out.with_columns([pl.when(late).then(None).otherwise(pl.col(m)).alias(m) for m in s.models
+                            if m in SHORT_MODELS])
+    return out.sort("series_code", "start_utc")
+
+
+# --------------------------------------------------------------------------------------------------
+# intervals
+# --------------------------------------------------------------------------------------------------
 def _noise_scale(yhat: pl.Expr, phi: pl.Expr) -> pl.Expr:
     return (1.0 + yhat + phi * yhat * yhat).sqrt()
 
 
+INTERVAL_SCHEMA = {"model": pl.String, "mode": pl.String, "phi": pl.Float64,
+                   **{f"q_{side}{lv}": pl.Float64 for lv, _, _ in LEVELS for side in ("lo", "hi")}, "n": pl.Int64}
+
+
 def _calibrate(res: pl.DataFrame) -> pl.DataFrame:
-    """Interval table (model, mode, phi, q_lo, q_hi, n) from residuals; mode "*" = pooled per model."""
+    """Interval table (model, mode, phi, q_lo80, q_hi80, q_lo95, q_hi95, n); mode "*" = pooled per model."""
+    if res.is_empty():
+        return pl.DataFrame(schema=INTERVAL_SCHEMA)
     res = res.with_columns(r=pl.col("y") - pl.col("yhat"))
 
     def table(g: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
@@ -206,69 +336,90 @@ def _calibrate(res: pl.DataFrame) -> pl.DataFrame:
             .clip(lower_bound=0.0)
         )
         e = g.join(phi, on=keys).with_columns(e=pl.col("r") / _noise_scale(pl.col("yhat"), pl.col("phi")))
+        # split-conformal finite-sample levels: "lower"/"higher" interpolation rounds outwards
         return e.group_by(keys).agg(
             phi=pl.col("phi").first(),
-            # split-conformal finite-sample levels: ceil((n+1)·0.9)/n and its mirror
-            q_lo=pl.col("e").quantile(0.1, interpolation="lower").clip(upper_bound=0.0),
-            q_hi=pl.col("e").quantile(0.9, interpolation="higher").clip(lower_bound=0.0),
+            **{f"q_lo{lv}": pl.col("e").quantile(lo, interpolation="lower").clip(upper_bound=0.0)
+               for lv, lo, _ in LEVELS},
+            **{f"q_hi{lv}": pl.col("e").quantile(hi, interpolation="higher").clip(lower_bound=0.0)
+               for lv, _, hi in LEVELS},
             n=pl.len().cast(pl.Int64),
         )
 
     per_mode = table(res, ["model", "mode"]).filter(pl.col("n") >= MIN_CALIBRATION)
-    pooled = table(res, ["model"]).with_columns(mode=pl.lit("*"))
-    return pl.concat([per_mode, pooled.select(per_mode.columns)]).sort("model", "mode")
+    per_model = table(res, ["model"]).with_columns(mode=pl.lit("*"))
+    any_model = res.with_columns(model=pl.lit("*"))
+    mode_only = table(any_model, ["model", "mode"]).filter(pl.col("n") >= MIN_CALIBRATION)
+    everything = table(any_model, ["model"]).with_columns(mode=pl.lit("*"))
+    return pl.concat([t.select(list(INTERVAL_SCHEMA)) for t in (per_mode, per_model, mode_only, everything)]).sort(
+        "model", "mode")
 
 
 def _apply_intervals(f: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
-    """Add yhat_lower / yhat_upper from an interval table (per model+mode, falling back to the model's pool)."""
-    pooled = table.filter(pl.col("mode") == "*").select("model", phi_p="phi", q_lo_p="q_lo", q_hi_p="q_hi")
-    per_mode = table.filter(pl.col("mode") != "*").select("model", "mode", "phi", "q_lo", "q_hi")
-    f = (
-        f.join(per_mode, on=["model", "mode"], how="left")
-        .join(pooled, on="model", how="left")
-        .with_columns(
-            phi=pl.coalesce("phi", "phi_p", pl.lit(0.0)),
-            q_lo=pl.coalesce("q_lo", "q_lo_p", pl.lit(0.0)),
-            q_hi=pl.coalesce("q_hi", "q_hi_p", pl.lit(0.0)),
-        )
-        .with_columns(s=_noise_scale(pl.col("yhat"), pl.col("phi")))
-        .with_columns(
-            yhat_lower=(pl.col("yhat") + pl.col("q_lo") * pl.col("s")).clip(lower_bound=0.0),
-            yhat_upper=pl.col("yhat") + pl.col("q_hi") * pl.col("s"),
-        )
+    """Add the 80 % and 95 % bounds from an interval table. Lookup order: the model on that mode, all
+    models on that mode, the model on all modes, everything (so a mode never borrows another mode's
+    noise scale while it has residuals of its own)."""
+    qs = ["phi"] + [f"q_{side}{lv}" for lv, _, _ in LEVELS for side in ("lo", "hi")]
+    exact = table.filter((pl.col("model") != "*") & (pl.col("mode") != "*")).select("model", "mode", *qs)
+    by_mode = table.filter((pl.col("model") == "*") & (pl.col("mode") != "*")).select(
+        "mode", *[pl.col(q).alias(q + "_m") for q in qs])
+    by_model = table.filter((pl.col("model") != "*") & (pl.col("mode") == "*")).select(
+        "model", *[pl.col(q).alias(q + "_p") for q in qs])
+    allq = table.filter((pl.col("model") == "*") & (pl.col("mode") == "*")).select(
+        *[pl.col(q).alias(q + "_a") for q in qs])
+    f = f.join(exact, on=["model", "mode"], how="left").join(by_mode, on="mode", how="left").join(
+        by_model, on="model", how="left")
+    f = f.join(allq, how="cross") if allq.height else f.with_columns([pl.lit(None, pl.Float64).alias(q + "_a") for q in qs])
+    f = f.with_columns([pl.coalesce(q, q + "_m", q + "_p", q + "_a", pl.lit(0.0)).alias(q) for q in qs]).with_columns(
+        s=_noise_scale(pl.col("yhat"), pl.col("phi")))
+    f = f.with_columns(
+        yhat_lower=(pl.col("yhat") + pl.col("q_lo80") * pl.col("s")).clip(lower_bound=0.0),
+        yhat_upper=pl.col("yhat") + pl.col("q_hi80") * pl.col("s"),
+        yhat_lower_95=(pl.col("yhat") + pl.min_horizontal("q_lo95", "q_lo80") * pl.col("s")).clip(lower_bound=0.0),
+        yhat_upper_95=pl.col("yhat") + pl.max_horizontal("q_hi95", "q_hi80") * pl.col("s"),
     )
-    return f.drop("phi", "q_lo", "q_hi", "phi_p", "q_lo_p", "q_hi_p", "s")
+    return f.drop(*qs, *(q + sfx for q in qs for sfx in ("_m", "_p", "_a")), "s")
 
 
 # --------------------------------------------------------------------------------------------------
-# the model
+# the fitted model
 # --------------------------------------------------------------------------------------------------
 @dataclass
 class BaselineModel:
-    """A fitted baseline: the global regressor, per-series state at the cutoff, interval table and scores."""
+    """A fitted baseline: the state at the cutoff, the chosen model per series, intervals and scores."""
 
-    regressor: HistGradientBoostingRegressor
     cutoff_utc: dt.datetime
-    tz: str
-    zone: str
-    modes: list[str]
-    use_series: bool
-    series: pl.DataFrame  # sensor_id, mode, direction, series_code, chosen_model
-    level: pl.DataFrame  # series_code, mode, level
-    by_how: pl.DataFrame  # series_code, how, profile, snaive
-    intervals: pl.DataFrame  # model, mode, phi, q_lo, q_hi, n
+    calendar: CalendarConfig
+    settings: _Settings
+    state: _State = field(repr=False)
+    series: pl.DataFrame  # sensor_id, mode, direction, series_code, chosen_model, far_model
+    recent: pl.DataFrame = field(repr=False)  # series_code, start_utc, count: the last 3 weeks (lags)
+    weather: pl.DataFrame | None = field(repr=False)  # start_utc + WEATHER_COLUMNS, or None
+    intervals: pl.DataFrame  # INTERVAL_SCHEMA
     scores: pl.DataFrame  # SCORES_SCHEMA
-    backtest: pl.DataFrame = field(repr=False)  # series_code, origin, start_utc, y, model, yhat
+    backtest: pl.DataFrame = field(repr=False)  # series_code, mode, origin, start_utc, y, model, yhat
     fit_seconds: float = 0.0
     n_train_rows: int = 0
     timings: dict[str, float] = field(default_factory=dict)  # seconds per fitting phase
 
-    def predict(self, start_utc: dt.datetime, end_utc: dt.datetime,
-                series: pl.DataFrame | None = None) -> pl.DataFrame:
+    @property
+    def tz(self) -> str:
+        return self.calendar.tz
+
+    @property
+    def zone(self) -> str:
+        return self.calendar.zone
+
+    def predict(self, start_utc: dt.datetime, end_utc: dt.datetime, series: pl.DataFrame | None = None,
+                weather: pl.DataFrame | None = None) -> pl.DataFrame:
         """Hourly forecasts for ``[start_utc, end_utc)`` (hour starts, UTC) in the forecasts contract.
 
         ``series`` (columns sensor_id, mode, direction) restricts the output; unknown series raise
-        ``ValueError``. Raises :class:`scenarios.calendars.CalendarCoverageError` past the calendar data.
+        ``ValueError``. Hours up to 168 h after the cutoff use each series' chosen model, later hours its
+        far model (``hgb_poisson`` or seasonal-naive). Raises
+        :class:`scenarios.calendars.CalendarCoverageError` past the calendar data, and
+        :class:`scenarios.weather.WeatherError` when the model uses weather and ``weather`` (added to the
+        regressors seen at fit time) does not cover the period.
         """
         start, end = _to_utc(start_utc), _to_utc(end_utc)
         if end <= start:
@@ -278,33 +429,43 @@ class BaselineModel:
             wanted = series.select(SERIES_KEY).unique()
             unknown = wanted.join(known, on=SERIES_KEY, how="anti")
             if unknown.height:
-                raise ValueError(f"no fitted model for series {unknown.rows()[:5]} (of {unknown.height})")
-            known = known.join(wanted, on=SERIES_KEY, how="semi")
+                raise ValueError(f"no fitted model for series {unknown.sort(SERIES_KEY).rows()[:5]} (of {unknown.height})")
+            known = known.join(wanted, on=SERIES_KEY, how="semi").sort("series_code")
         times = pl.datetime_range(start, end, "1h", closed="left", time_unit="us", time_zone="UTC", eager=True)
-        # floor a non-aligned start to the hour
-        times = times.dt.truncate("1h").unique().sort()
-        cal = _calendar_features(times, tz=self.tz, zone=self.zone, trend_origin=self.cutoff_utc)
-        rows = known.select("series_code", "mode", model="chosen_model").join(cal, how="cross")
-        rows, X = _design(rows, self.level, self.by_how, self.modes, self.use_series)
-        ratio = self.regressor.predict(X) if X.shape[0] else np.zeros(0)
-        rows = rows.with_columns(hgb=pl.Series(ratio) * pl.col("level"))
-        rows = rows.with_columns(
-            yhat=pl.when(pl.col("model") == MODEL_HGB).then(pl.col("hgb"))
-            .otherwise(pl.coalesce("snaive", pl.col("profile") * pl.col("level")))
-            .clip(lower_bound=0.0)
+        times = times.dt.truncate("1h").unique().sort()  # floor a non-aligned start to the hour
+        cal = _calendar_features(times, self.calendar, trend_origin=self.cutoff_utc)
+        rows = known.select("series_code", "mode", "chosen_model", "far_model").join(cal, how="cross")
+        if self.weather is not None:
+            w = self.weather if weather is None else pl.concat([self.weather, weather.select(self.weather.columns)]).unique(
+                "start_utc", keep="last")
+            require_coverage(w, times.min(), times.max() + dt.timedelta(hours=1), source="the weather regressors")
+            rows = rows.join(w, on="start_utc", how="left")
+        rows = lag_features(rows.sort("series_code", "start_utc"), self.recent)
+        pred = _predict_all(rows, self.state, self.settings)
+        first = self.cutoff_utc + dt.timedelta(hours=1)
+        near = pl.col("start_utc") < pl.lit(first) + pl.duration(hours=SHORT_HORIZON_H)
+        pred = pred.with_columns(model=pl.when(near).then("chosen_model").otherwise("far_model"))
+        pick = pl.lit(None, pl.Float64)
+        for m in self.settings.models:
+            pick = pl.when(pl.col("model") == m).then(pl.col(m)).otherwise(pick)
+        pred = pred.with_columns(yhat=pick)
+        # a short-horizon model without a value (e.g. a gap in its lags) falls back to the far model
+        fallback = pl.lit(None, pl.Float64)
+        for m in self.settings.models:
+            fallback = pl.when(pl.col("far_model") == m).then(pl.col(m)).otherwise(fallback)
+        pred = pred.with_columns(
+            model=pl.when(pl.col("yhat").is_null()).then("far_model").otherwise("model"),
+            yhat=pl.coalesce("yhat", fallback, MODEL_SNAIVE).clip(lower_bound=0.0),
         )
-        rows = _apply_intervals(rows, self.intervals)
-        out = (
-            rows.join(self.series.select("series_code", *SERIES_KEY), on="series_code")
-            .with_columns(
-                cutoff_utc=pl.lit(self.cutoff_utc).cast(pl.Datetime("us", "UTC")),
-                scenario=pl.lit("baseline"),
-            )
+        pred = _apply_intervals(pred, self.intervals)
+        return (
+            pred.join(self.series.select("series_code", *SERIES_KEY), on="series_code")
+            .with_columns(cutoff_utc=pl.lit(self.cutoff_utc).cast(pl.Datetime("us", "UTC")),
+                          scenario=pl.lit("baseline"))
             .select(list(FORECAST_SCHEMA))
             .cast(FORECAST_SCHEMA)
             .sort(SERIES_KEY + ["start_utc"])
         )
-        return out
 
 
 def _prepare(hourly: pl.DataFrame, min_valid_share: float) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -320,6 +481,10 @@ def _prepare(hourly: pl.DataFrame, min_valid_share: float) -> tuple[pl.DataFrame
         (pl.col("valid_share").cast(pl.Float64).fill_null(1.0) if "valid_share" in cols else pl.lit(1.0)).alias("vs"),
     ).filter(pl.col("count").is_not_null() & pl.col("count").is_finite() & (pl.col("count") >= 0)
              & (pl.col("vs") >= min_valid_share)).drop("vs").collect()
+    dup = obs.select(*SERIES_KEY, "start_utc").is_duplicated()
+    if dup.any():
+        first = obs.filter(dup).sort(SERIES_KEY + ["start_utc"]).row(0)
+        raise ValueError(f"hourly frame has several rows for one series and hour, e.g. {first[:4]}")
     series = obs.select(SERIES_KEY).unique().sort(SERIES_KEY).with_row_index("series_code")
     series = series.with_columns(pl.col("series_code").cast(pl.Int32))
     obs = (obs.join(series, on=SERIES_KEY).select("series_code", "mode", "start_utc", "count")
@@ -327,19 +492,60 @@ def _prepare(hourly: pl.DataFrame, min_valid_share: float) -> tuple[pl.DataFrame
     return obs, series
 
 
-def _fit_regressor(obs_cal: pl.DataFrame, origin: dt.datetime, *, train_days: int, max_train_rows: int,
-                   modes: list[str], use_series: bool, seed: int):
-    """Fit on rows in [origin - train_days, origin). Returns (regressor, level, by_how, n_rows)."""
-    level, by_how = _series_state(obs_cal, origin)
-    train = obs_cal.filter(
-        (pl.col("start_utc") < origin) & (pl.col("start_utc") >= origin - dt.timedelta(days=train_days))
+def _scores(backtest: pl.DataFrame, series: pl.DataFrame, models: tuple[str, ...]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Cross-fitted coverage, MASE per series and candidate, and the choice. Returns (scores, series)."""
+    origins = backtest.get_column("origin").unique().sort().to_list()
+    covered = []
+    for o in origins:
+        calib = backtest.filter(pl.col("origin") != o) if len(origins) > 1 else backtest
+        covered.append(_apply_intervals(backtest.filter(pl.col("origin") == o), _calibrate(calib)))
+    if covered:
+        cov = pl.concat(covered).with_columns(
+            in80=pl.col("y").is_between(pl.col("yhat_lower"), pl.col("yhat_upper")),
+            in95=pl.col("y").is_between(pl.col("yhat_lower_95"), pl.col("yhat_upper_95")),
+        )
+    else:
+        cov = backtest.with_columns(in80=pl.lit(None, pl.Boolean), in95=pl.lit(None, pl.Boolean))
+    per = cov.group_by("series_code", "model").agg(
+        mae=exact_mean((pl.col("y") - pl.col("yhat")).abs()),
+        coverage80=exact_mean(pl.col("in80").cast(pl.Float64)),
+        coverage95=exact_mean(pl.col("in95").cast(pl.Float64)),
+        n_hours=pl.len().cast(pl.Int64),
     )
-    if train.height > max_train_rows:
-        train = train.sample(max_train_rows, seed=seed).sort("series_code", "start_utc")
-    train, X = _design(train, level, by_how, modes, use_series)
-    y = (train.get_column("count") / train.get_column("level")).to_numpy()
-    reg = _new_regressor(seed, use_series).fit(X, y)
-    return reg, level, by_how, train.height
+    naive = per.filter(pl.col("model") == MODEL_SNAIVE).select("series_code", mae_naive="mae", n_naive="n_hours")
+    per = per.join(naive, on="series_code", how="left").with_columns(
+        mase=pl.when(pl.col("n_hours") < pl.col("n_naive")).then(None)  # did not forecast every hour
+        .when(pl.col("mae_naive") > 0).then(pl.col("mae") / pl.col("mae_naive"))
+        .when(pl.col("mae") == 0).then(1.0).otherwise(None)
+    )
+    present = [m for m in models if m in set(backtest.get_column("model").unique().to_list())] or [MODEL_SNAIVE]
+    cand = series.select("series_code").join(pl.DataFrame({"model": present}), how="cross")
+    scores = cand.join(per, on=["series_code", "model"], how="left").with_columns(pl.col("n_hours").fill_null(0))
+    rank = {m: i for i, m in enumerate(models)}
+    best = (
+        scores.filter(pl.col("mase").is_not_null() & (pl.col("model") != MODEL_SNAIVE))
+        .with_columns(r=pl.col("model").replace_strict(rank, return_dtype=pl.Int32))
+        .sort("series_code", "mase", "r")
+        .group_by("series_code", maintain_order=True).first()
+        .filter(pl.col("mase") < 1.0)
+        .select("series_code", best="model")
+    )
+    hgb = scores.filter((pl.col("model") == MODEL_HGB) & (pl.col("mase") < 1.0)).select("series_code", hgb_ok=pl.lit(True))
+    series = (
+        series.join(best, on="series_code", how="left").join(hgb, on="series_code", how="left")
+        .with_columns(
+            chosen_model=pl.coalesce("best", pl.lit(MODEL_SNAIVE)),
+            far_model=pl.when(pl.col("hgb_ok")).then(pl.lit(MODEL_HGB)).otherwise(pl.lit(MODEL_SNAIVE)),
+        )
+        .drop("best", "hgb_ok").sort("series_code")
+    )
+    scores = (
+        scores.join(series, on="series_code")
+        .with_columns(chosen=pl.col("model") == pl.col("chosen_model"))
+        .select(list(SCORES_SCHEMA)).cast(SCORES_SCHEMA)
+        .sort(SERIES_KEY + ["model"])
+    )
+    return scores, series
 
 
 def fit_baseline(
@@ -348,49 +554,74 @@ def fit_baseline(
     cutoff_utc: dt.datetime | None = None,
     tz: str = "Europe/Paris",
     zone: str = "B",
-    backtest_days: int = 14,
+    country: str = "FR",
+    subdiv: str | None = None,
+    events: EventCalendar | None = None,
+    weather: pl.DataFrame | None = None,
+    models: tuple[str, ...] = DEFAULT_MODELS,
+    backtest_days: int = 28,
     seed: int = 0,
-    n_origins: int = 2,
+    n_origins: int = 4,
     train_days: int = 400,
     max_train_rows: int = 250_000,
     min_valid_share: float = 0.75,
-    n_threads: int | None = None,
+    stat_max_series: int = 100,
+    n_threads: int | None = 1,
 ) -> BaselineModel:
-    """Fit the global Poisson GBM on observed hours up to ``cutoff_utc``, backtest it, choose per series.
+    """Fit the candidates on observed hours up to ``cutoff_utc``, backtest them, choose per series.
 
-    ``cutoff_utc`` is the last hour (start) the model may see; default: the last observed hour. Training
-    uses the last ``train_days`` days before each origin, subsampled at random (``seed``) to at most
-    ``max_train_rows`` rows; hours with ``valid_share < min_valid_share`` are not used. The backtest splits
-    the last ``backtest_days`` into ``n_origins`` consecutive windows (each at most 7 days, so that
-    seasonal-naive is exactly the lag-168 h forecast where that hour was observed). ``n_threads`` caps
-    the OpenMP threads of the fits (None = all cores; 1 is steadier on a machine shared with other jobs,
-    see docs/PERFORMANCE.md).
+    ``cutoff_utc`` is the last hour (start) the model may see; default: the last observed hour.
+    ``country``/``subdiv`` pick the public holidays (``holidays`` package; school holidays exist for
+    France only), ``events`` the town event calendar, ``weather`` optional hourly regressors
+    (:func:`scenarios.weather.weather_regressors`). The GBMs train on the last ``train_days`` days before
+    each origin, subsampled at random (``seed``) to at most ``max_train_rows`` rows; hours with
+    ``valid_share < min_valid_share`` are not used. The backtest splits the last ``backtest_days`` into
+    ``n_origins`` windows of at most 7 days. ``n_threads`` caps the OpenMP threads of the fits (default
+    1: on a shared 2-core machine two threads made a small fit 15× slower; None = all cores).
     """
+    unknown = set(models) - {MODEL_SNAIVE, MODEL_SNAIVE_DAY, MODEL_PROFILE, MODEL_HGB, MODEL_HGB_LAG, MODEL_MSTL,
+                             MODEL_UC, MODEL_ENSEMBLE}
+    if unknown or MODEL_SNAIVE not in models:
+        raise ValueError(f"models must include {MODEL_SNAIVE} and be among {DEFAULT_MODELS + (MODEL_UC,)}; got {models}")
+    cal = CalendarConfig(tz=tz, zone=zone, country=country, subdiv=subdiv, events=events)
     with threadpool_limits(limits=n_threads, user_api="openmp"):
-        return _fit_baseline(hourly, cutoff_utc=cutoff_utc, tz=tz, zone=zone, backtest_days=backtest_days,
-                             seed=seed, n_origins=n_origins, train_days=train_days,
-                             max_train_rows=max_train_rows, min_valid_share=min_valid_share)
+        return _fit_baseline(hourly, cutoff_utc=cutoff_utc, cal=cal, weather=weather, models=tuple(models),
+                             backtest_days=backtest_days, seed=seed, n_origins=n_origins, train_days=train_days,
+                             max_train_rows=max_train_rows, min_valid_share=min_valid_share,
+                             stat_max_series=stat_max_series)
 
 
-def _fit_baseline(hourly: pl.DataFrame, *, cutoff_utc: dt.datetime | None, tz: str, zone: str,
-                  backtest_days: int, seed: int, n_origins: int, train_days: int, max_train_rows: int,
-                  min_valid_share: float) -> BaselineModel:
+def _fit_baseline(hourly: pl.DataFrame, *, cutoff_utc: dt.datetime | None, cal: CalendarConfig,
+                  weather: pl.DataFrame | None, models: tuple[str, ...], backtest_days: int, seed: int,
+                  n_origins: int, train_days: int, max_train_rows: int, min_valid_share: float,
+                  stat_max_series: int) -> BaselineModel:
     t0 = time.perf_counter()
     obs, series = _prepare(hourly, min_valid_share)
     if obs.is_empty():
         raise ValueError("hourly frame has no observed (non-null) counts to fit on")
-    last_obs = obs.get_column("start_utc").max()
-    cutoff = _to_utc(cutoff_utc) if cutoff_utc is not None else last_obs
+    cutoff = _to_utc(cutoff_utc) if cutoff_utc is not None else obs.get_column("start_utc").max()
     obs = obs.filter(pl.col("start_utc") <= cutoff)
     if obs.is_empty():
         raise ValueError(f"no observed counts at or before the cutoff {cutoff}")
-    series = series.join(obs.select("series_code").unique(), on="series_code", how="semi")
-    modes = sorted(series.get_column("mode").unique().to_list())
-    use_series = series.height <= MAX_SERIES_CATEGORIES
+    series = series.join(obs.select("series_code").unique(), on="series_code", how="semi").sort("series_code")
+    counts = series.group_by("mode").len()
+    use_series = {m: n <= MAX_SERIES_CATEGORIES for m, n in counts.iter_rows()}
     end = cutoff + dt.timedelta(hours=1)  # first hour after the cutoff
 
-    cal = _calendar_features(obs.get_column("start_utc"), tz=tz, zone=zone, trend_origin=cutoff)
-    obs_cal = obs.join(cal, on="start_utc", how="left").sort("series_code", "start_utc")  # joins do not keep order
+    features = _calendar_features(obs.get_column("start_utc"), cal, trend_origin=cutoff)
+    obs_cal = obs.join(features, on="start_utc", how="left")
+    if weather is not None:
+        missing = [c for c in ["start_utc", *WEATHER_COLUMNS] if c not in weather.columns]
+        if missing:
+            raise ValueError(f"weather regressors lack columns {missing}; build them with scenarios.weather.weather_regressors")
+        weather = weather.select("start_utc", *WEATHER_COLUMNS).cast({"start_utc": pl.Datetime("us", "UTC")}).sort("start_utc")
+        obs_cal = obs_cal.join(weather, on="start_utc", how="left")
+    # a variable the weather file never has (e.g. no wind sensor) is not a feature
+    weather_cols = tuple(c for c in WEATHER_COLUMNS if weather is not None and weather[c].drop_nulls().len())
+    obs_cal = lag_features(obs_cal, obs)  # sorted by series_code, start_utc
+    settings = _Settings(models=models, train_days=train_days, max_train_rows=max_train_rows, seed=seed,
+                         use_series=use_series, weather_cols=weather_cols,
+                         stat_max_series=stat_max_series, tz=cal.tz)
     timings = {"prepare": time.perf_counter() - t0}
 
     # ---- rolling-origin backtest
@@ -404,83 +635,68 @@ def _fit_baseline(hourly: pl.DataFrame, *, cutoff_utc: dt.datetime | None, tz: s
     for i in range(n_origins):
         origin = end - dt.timedelta(days=backtest_days) + i * window
         stop = origin + window
-        reg, level, by_how, _ = _fit_regressor(
-            obs_cal, origin, train_days=train_days, max_train_rows=max_train_rows,
-            modes=modes, use_series=use_series, seed=seed,
-        )
         test = obs_cal.filter((pl.col("start_utc") >= origin) & (pl.col("start_utc") < stop))
-        test, X = _design(test, level, by_how, modes, use_series)
         if test.is_empty():
             continue
-        test = test.with_columns(hgb=pl.Series(reg.predict(X)) * pl.col("level"), origin=pl.lit(i))
-        base = test.select("series_code", "mode", "origin", "start_utc", y="count")
-        parts.append(pl.concat([
-            base.with_columns(model=pl.lit(MODEL_HGB), yhat=test.get_column("hgb")),
-            base.with_columns(model=pl.lit(MODEL_SNAIVE), yhat=test.get_column("snaive")),
-        ]))
+        st = _fit_state(obs_cal, origin, int(window.total_seconds() // 3600), settings)
+        for k, v in st.seconds.items():
+            timings[f"fit:{k}"] = timings.get(f"fit:{k}", 0.0) + v
+        pred = _predict_all(test, st, settings).with_columns(origin=pl.lit(i, pl.Int32))
+        base = pred.select("series_code", "mode", "origin", "start_utc", y="count")
+        parts += [base.with_columns(model=pl.lit(m), yhat=pred.get_column(m)) for m in models]
     bt_schema = {"series_code": pl.Int32, "mode": pl.String, "origin": pl.Int32, "start_utc": pl.Datetime("us", "UTC"),
                  "y": pl.Float64, "model": pl.String, "yhat": pl.Float64}
-    backtest = pl.concat(parts).cast(bt_schema) if parts else pl.DataFrame(schema=bt_schema)
-    # score only hours where both candidates have a forecast (seasonal-naive needs a past value)
-    both = backtest.group_by("series_code", "origin", "start_utc").agg(ok=pl.col("yhat").is_not_null().all())
-    backtest = backtest.join(both.filter("ok").drop("ok"), on=["series_code", "origin", "start_utc"], how="semi")
-    backtest = backtest.sort("series_code", "origin", "start_utc", "model")
-
+    backtest = pl.concat([p.cast(bt_schema) for p in parts]) if parts else pl.DataFrame(schema=bt_schema)
+    # score only hours where seasonal-naive has a forecast (it needs a past value), and forecasts that exist
+    ok = backtest.filter((pl.col("model") == MODEL_SNAIVE) & pl.col("yhat").is_not_null()).select(
+        "series_code", "origin", "start_utc")
+    backtest = (backtest.join(ok, on=["series_code", "origin", "start_utc"], how="semi")
+                .filter(pl.col("yhat").is_not_null())
+                .sort("series_code", "origin", "start_utc", "model"))
     timings["backtest"] = time.perf_counter() - t1
-    # ---- intervals: final table on all residuals; coverage cross-fitted across origins
-    intervals = _calibrate(backtest) if backtest.height else pl.DataFrame(
-        schema={"model": pl.String, "mode": pl.String, "phi": pl.Float64, "q_lo": pl.Float64, "q_hi": pl.Float64, "n": pl.Int64})
-    origins = backtest.get_column("origin").unique().sort().to_list()
-    covered = []
-    for o in origins:
-        calib = backtest.filter(pl.col("origin") != o) if len(origins) > 1 else backtest
-        covered.append(_apply_intervals(backtest.filter(pl.col("origin") == o), _calibrate(calib)))
-    if covered:
-        cov = pl.concat(covered).with_columns(
-            inside=(pl.col("y") >= pl.col("yhat_lower")) & (pl.col("y") <= pl.col("yhat_upper")))
-    else:
-        cov = backtest.with_columns(inside=pl.lit(None, pl.Boolean))
 
-    # ---- per-series scores and choice
-    per = cov.group_by("series_code", "model").agg(
-        mae=exact_mean((pl.col("y") - pl.col("yhat")).abs()),
-        coverage80=exact_mean(pl.col("inside").cast(pl.Float64)),
-        n_hours=pl.len().cast(pl.Int64),
-    )
-    naive = per.filter(pl.col("model") == MODEL_SNAIVE).select("series_code", mae_naive="mae")
-    per = per.join(naive, on="series_code", how="left").with_columns(
-        mase=pl.when(pl.col("mae_naive") > 0).then(pl.col("mae") / pl.col("mae_naive"))
-        .when(pl.col("mae") == 0).then(1.0).otherwise(None)
-    )
-    cand = series.select("series_code").join(pl.DataFrame({"model": [MODEL_HGB, MODEL_SNAIVE]}), how="cross")
-    scores = cand.join(per, on=["series_code", "model"], how="left").with_columns(pl.col("n_hours").fill_null(0))
-    hgb_wins = (
-        scores.filter(pl.col("model") == MODEL_HGB)
-        .select("series_code", wins=(pl.col("mase") < 1.0).fill_null(False))
-    )
-    series = series.join(hgb_wins, on="series_code", how="left").with_columns(
-        chosen_model=pl.when(pl.col("wins")).then(pl.lit(MODEL_HGB)).otherwise(pl.lit(MODEL_SNAIVE))
-    ).drop("wins").sort("series_code")
-    scores = (
-        scores.join(series, on="series_code")
-        .with_columns(chosen=pl.col("model") == pl.col("chosen_model"))
-        .select(list(SCORES_SCHEMA)).cast(SCORES_SCHEMA)
-        .sort(SERIES_KEY + ["model"])
-    )
+    intervals = _calibrate(backtest)
+    scores, series = _scores(backtest, series, models)
 
     # ---- final fit on everything up to the cutoff
     t2 = time.perf_counter()
-    reg, level, by_how, n_rows = _fit_regressor(
-        obs_cal, end, train_days=train_days, max_train_rows=max_train_rows,
-        modes=modes, use_series=use_series, seed=seed,
-    )
+    state = _fit_state(obs_cal, end, SHORT_HORIZON_H, settings)
+    for k, v in state.seconds.items():
+        timings[f"fit:{k}"] = timings.get(f"fit:{k}", 0.0) + v
     timings["final_fit"] = time.perf_counter() - t2
+    recent = obs.filter(pl.col("start_utc") >= end - dt.timedelta(hours=3 * 168)).select(
+        "series_code", "start_utc", "count")
     return BaselineModel(
-        regressor=reg, cutoff_utc=cutoff, tz=tz, zone=zone, modes=modes, use_series=use_series,
-        series=series, level=level, by_how=by_how, intervals=intervals, scores=scores,
-        backtest=backtest, fit_seconds=time.perf_counter() - t0, n_train_rows=n_rows,
-        timings=timings,
+        cutoff_utc=cutoff, calendar=cal, settings=settings, state=state, series=series, recent=recent,
+        weather=weather, intervals=intervals, scores=scores, backtest=backtest,
+        fit_seconds=time.perf_counter() - t0, n_train_rows=state.n_train_rows, timings=timings,
     )
+
+
+def local_cutoff_utc(day: dt.date, tz: str) -> dt.datetime:
+    """The last hour (start, UTC) of local ``day``: the cutoff of ``mobility forecast --cutoff DAY``."""
+    nxt = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), ZoneInfo(tz)).astimezone(dt.UTC)
+    return nxt - dt.timedelta(hours=1)
+
+
+def forecast_from_lake(hourly: pl.DataFrame, cutoff: dt.date | None, horizon_hours: int, tz: str, zone: str,
+                       **options) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Fit on the lake's hourly totals up to the end of local day ``cutoff`` (None = the last observed
+    hour) and forecast the next ``horizon_hours`` hours. Returns ``(forecasts, scores)`` in the
+    forecasts contract and :data:`SCORES_SCHEMA`.
+
+    ``options`` go to :func:`fit_baseline` (``country``, ``subdiv``, ``events``, ``weather``, ``seed``,
+    ``n_threads``, …). Raises :class:`scenarios.calendars.CalendarCoverageError` when the horizon is past
+    the calendar data (the message names the package or file to update).
+    """
+    if horizon_hours < 1:
+        raise ValueError(f"horizon must be at least 1 hour; got {horizon_hours}")
+    cutoff_utc = local_cutoff_utc(cutoff, tz) if cutoff is not None else None
+    if cutoff_utc is not None:
+        hourly = hourly.filter(pl.col("start_utc") <= cutoff_utc)
+    model = fit_baseline(hourly, cutoff_utc=cutoff_utc, tz=tz, zone=zone, **options)
+    start = model.cutoff_utc + dt.timedelta(hours=1)
+    return model.predict(start, start + dt.timedelta(hours=horizon_hours)), model.scores
 
 
 def save_model(model: BaselineModel, path: str | os.PathLike[str]) -> Path:

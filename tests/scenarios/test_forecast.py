@@ -1,4 +1,5 @@
-"""Baseline forecast: beats seasonal-naive on synthetic counts, honest intervals, any-horizon predictions."""
+"""Baseline forecast: beats seasonal-naive on synthetic counts, honest intervals, any-horizon predictions,
+calendar and weather guards, and the holiday effect on the real UCI I-94 series."""
 
 from __future__ import annotations
 
@@ -9,17 +10,22 @@ import numpy as np
 import polars as pl
 import pytest
 
-from scenarios.calendars import calendar_frame
+from scenarios.calendars import CalendarCoverageError, calendar_frame, school_calendar_last_day
+from scenarios.events import EventCalendar
+from scenarios.evaluation import DATASETS, load_hourly
 from scenarios.forecast import (
+    DEFAULT_MODELS,
     FORECAST_SCHEMA,
     MODEL_HGB,
     MODEL_SNAIVE,
     SCORES_SCHEMA,
     BaselineModel,
     fit_baseline,
+    forecast_from_lake,
     load_model,
     save_model,
 )
+from scenarios.weather import WEATHER_COLUMNS, WeatherError
 
 TZ = "Europe/Paris"
 UTC = dt.UTC
@@ -93,23 +99,29 @@ def _hgb_mase(model: BaselineModel) -> float:
 
 def test_model_beats_weekly_seasonal_naive(model: BaselineModel) -> None:
     mase = _hgb_mase(model)
-    print(f"mean backtest MASE = {mase:.3f}; fit {model.fit_seconds:.1f} s on {model.n_train_rows} rows")
+    chosen = model.scores.filter(pl.col("chosen"))
+    print(f"mean backtest MASE hgb = {mase:.3f}, chosen = {chosen['mase'].mean():.3f}; fit {model.fit_seconds:.1f} s; "
+          f"chosen {chosen['model'].to_list()}")
     # Poisson noise + day-to-day weather: a model of the expected profile should win clearly.
     assert mase < 0.9
     assert model.scores.filter(pl.col("model") == MODEL_HGB)["mase"].max() < 1.0
-    assert model.series["chosen_model"].to_list() == [MODEL_HGB] * 4
+    assert MODEL_SNAIVE not in model.series["chosen_model"].to_list()
+    assert chosen["mase"].max() < 1.0 and chosen["mase"].mean() <= mase  # the best of the candidates ships
+    assert model.series["far_model"].to_list() == [MODEL_HGB] * 4
 
 
 def test_scores_table(model: BaselineModel) -> None:
     s = model.scores
     assert s.schema == pl.Schema(SCORES_SCHEMA)
-    assert s.height == 8  # 4 series × 2 candidates
+    assert s.height == 4 * len(DEFAULT_MODELS)  # 4 series × 6 candidates
+    assert sorted(set(s["model"])) == sorted(DEFAULT_MODELS)
     assert s.group_by("sensor_id", "mode", "direction").agg(pl.col("chosen").sum())["chosen"].to_list() == [1] * 4
     naive = s.filter(pl.col("model") == MODEL_SNAIVE)
     assert naive["mase"].to_list() == [1.0] * 4
-    # backtest = last 14 days, all observed, every candidate scored on the same hours
-    assert set(s["n_hours"].to_list()) == {14 * 24}
+    # backtest = last 28 days (4 origins × 7 days), all observed, every candidate scored on the same hours
+    assert set(s["n_hours"].to_list()) == {28 * 24}
     assert s["coverage80"].is_between(0.5, 1.0).all()
+    assert (s["coverage95"] >= s["coverage80"]).all()
 
 
 def test_forecast_contract_and_interval_order(model: BaselineModel) -> None:
@@ -121,8 +133,11 @@ def test_forecast_contract_and_interval_order(model: BaselineModel) -> None:
     assert f["scenario"].unique().to_list() == ["baseline"]
     assert f["cutoff_utc"].unique().to_list() == [model.cutoff_utc]
     assert f.null_count().sum_horizontal().item() == 0
-    assert (f["yhat_lower"] >= 0).all() and (f["yhat"] >= 0).all()
-    assert (f["yhat_lower"] <= f["yhat"]).all() and (f["yhat"] <= f["yhat_upper"]).all()
+    # never negative; 80 % band inside the 95 % band
+    assert (f["yhat_lower_95"] >= 0).all() and (f["yhat_lower"] >= 0).all() and (f["yhat"] >= 0).all()
+    assert (f["yhat_lower_95"] <= f["yhat_lower"]).all() and (f["yhat_lower"] <= f["yhat"]).all()
+    assert (f["yhat"] <= f["yhat_upper"]).all() and (f["yhat_upper"] <= f["yhat_upper_95"]).all()
+    assert (f["yhat_upper_95"] > f["yhat_upper"]).any()  # the 95 % band is wider somewhere, not a copy
 
 
 def test_predicts_six_months_ahead(model: BaselineModel) -> None:
@@ -158,8 +173,10 @@ def test_heldout_week_coverage_and_accuracy(hourly: pl.DataFrame) -> None:
     j = f.join(truth, on=["sensor_id", "mode", "direction", "start_utc"])
     assert j.height == 4 * 168
     coverage = j.select(pl.col("count").is_between(pl.col("yhat_lower"), pl.col("yhat_upper")).mean()).item()
-    print(f"held-out 80 % coverage = {coverage:.3f}")
+    cov95 = j.select(pl.col("count").is_between(pl.col("yhat_lower_95"), pl.col("yhat_upper_95")).mean()).item()
+    print(f"held-out 80 % coverage = {coverage:.3f}, 95 % = {cov95:.3f}")
     assert 0.65 <= coverage <= 0.95
+    assert 0.85 <= cov95 <= 1.0 and cov95 >= coverage
     # and the held-out week's accuracy also beats seasonal-naive (lag 168 h from before the cutoff)
     lag = hourly.select("sensor_id", "mode", "direction",
                         pl.col("start_utc") + pl.duration(days=7), naive=pl.col("count"))
@@ -208,6 +225,7 @@ def test_gaps_and_missing_hours_are_not_zeros() -> None:
     night = (pl.col("sensor_id") == "B01") & (pl.col("start_utc").dt.hour() < 4)
     h = h.with_columns(count=pl.when(out | night).then(None).otherwise(pl.col("count")))
     m = fit_baseline(h, backtest_days=14)
+    # 14 backtest days × 20 observed hours (4 night hours missing every day)
     assert m.scores.filter(sensor_id="B01", model=MODEL_HGB)["n_hours"].item() == 14 * 20
     f = m.predict(dt.datetime(2025, 6, 1, tzinfo=UTC), dt.datetime(2025, 6, 2, tzinfo=UTC))
     assert f.null_count().sum_horizontal().item() == 0
@@ -226,3 +244,68 @@ def test_same_rows_in_another_order_give_bit_identical_forecasts(hourly: pl.Data
     end = start + dt.timedelta(days=7)
     assert shuffled.predict(start, end).equals(model.predict(start, end))
     assert shuffled.scores.equals(model.scores)
+
+
+def test_calendar_guard_fires_past_the_school_data(model: BaselineModel) -> None:
+    last = school_calendar_last_day("B")
+    end_ok = dt.datetime.combine(last, dt.time(12), tzinfo=UTC)
+    assert model.predict(end_ok - dt.timedelta(hours=2), end_ok).height == 4 * 2
+    with pytest.raises(CalendarCoverageError, match="vacances-scolaires-france"):
+        model.predict(end_ok, end_ok + dt.timedelta(days=1))
+
+
+def test_event_calendar_guard_names_the_file(hourly: pl.DataFrame) -> None:
+    events = EventCalendar(covers_until=dt.date(2025, 6, 30), events=[], source="town/events.yaml")
+    m = fit_baseline(hourly.filter(pl.col("sensor_id") == "P01"), events=events, models=(MODEL_SNAIVE, MODEL_HGB))
+    start = m.cutoff_utc + dt.timedelta(hours=1)
+    assert m.predict(start, start + dt.timedelta(days=7)).height == 168  # cutoff 19 June + 7 days < 30 June
+    with pytest.raises(CalendarCoverageError, match=r"town/events\.yaml is complete only to 2025-06-30"):
+        m.predict(start, start + dt.timedelta(days=14))
+
+
+def test_weather_regressors_are_optional_and_guarded(hourly: pl.DataFrame) -> None:
+    # HAND-MADE weather (not real data): rain on some days lowers nothing here; the point is the contract.
+    times = hourly.select("start_utc").unique().sort("start_utc")
+    rng = np.random.default_rng(0)
+    weather = times.with_columns(
+        rain_mm=pl.Series(rng.exponential(0.3, times.height)), temp_c=pl.Series(rng.normal(15, 5, times.height)),
+        wind_ms=pl.lit(None, pl.Float64), humidity_pct=pl.lit(None, pl.Float64))
+    assert weather.columns == ["start_utc", *WEATHER_COLUMNS]
+    sub = hourly.filter(pl.col("sensor_id") == "C01")
+    m = fit_baseline(sub, weather=weather, models=(MODEL_SNAIVE, MODEL_HGB))
+    start = m.cutoff_utc + dt.timedelta(hours=1)
+    with pytest.raises(WeatherError, match="needs 168 more hours"):
+        m.predict(start, start + dt.timedelta(days=7))
+    future = pl.DataFrame({"start_utc": pl.datetime_range(start, start + dt.timedelta(days=7), "1h", closed="left",
+                                                          time_unit="us", time_zone="UTC", eager=True)}).with_columns(
+        rain_mm=pl.lit(0.0), temp_c=pl.lit(20.0), wind_ms=pl.lit(None, pl.Float64), humidity_pct=pl.lit(None, pl.Float64))
+    f = m.predict(start, start + dt.timedelta(days=7), weather=future)
+    assert f.height == 2 * 168 and (f["yhat"] >= 0).all()
+
+
+def test_forecast_from_lake_cuts_at_the_end_of_the_local_day(hourly: pl.DataFrame) -> None:
+    sub = hourly.filter(pl.col("sensor_id") == "B01")
+    f, scores = forecast_from_lake(sub, dt.date(2025, 6, 1), 48, "Europe/Paris", "B", models=(MODEL_SNAIVE, MODEL_HGB))
+    # 1 June 2025 ends at 2 June 00:00 Paris = 1 June 22:00 UTC: the last hour seen starts at 21:00 UTC
+    assert f["cutoff_utc"].unique().to_list() == [dt.datetime(2025, 6, 1, 21, tzinfo=UTC)]
+    assert f["start_utc"].min() == dt.datetime(2025, 6, 1, 22, tzinfo=UTC) and f.height == 48
+    assert scores.schema == pl.Schema(SCORES_SCHEMA) and scores["chosen"].sum() == 1
+
+
+def test_uci_holidays_are_forecast_lower_as_the_data_shows(shared_data) -> None:
+    ds = next(d for d in DATASETS if d.name == "uci_i94")
+    hourly = load_hourly(shared_data, ds)
+    local_day = pl.col("start_utc").dt.convert_time_zone(ds.tz).dt.date()
+    days = (hourly.filter(pl.col("start_utc") < dt.datetime(2016, 7, 1, 5, tzinfo=UTC))
+            .group_by(day=local_day).agg(total=pl.col("count").sum(), hours=pl.col("count").count())
+            .filter(pl.col("hours") == 24))
+    cal = calendar_frame(days["day"].min(), days["day"].max(), country="US", subdiv="MN")
+    days = days.join(cal, left_on="day", right_on="date")
+    hol = days.filter(pl.col("is_public_holiday") & (pl.col("dow") <= 5))["total"].mean()
+    work = days.filter(pl.col("is_working_day") & ~pl.col("is_bridge_day"))["total"].mean()
+    assert hol < 0.9 * work, (hol, work)  # the data: weekday holidays carry less traffic than working days
+    f, _ = forecast_from_lake(hourly, dt.date(2016, 6, 30), 168, ds.tz, ds.zone, country="US", subdiv="MN")
+    totals = dict(f.group_by(day=local_day).agg(pl.col("yhat").sum()).iter_rows())
+    # Monday 4 July 2016 (Independence Day) against the ordinary Wednesday and Thursday of the same week
+    print({d: round(v) for d, v in sorted(totals.items())}, f["model"].unique().to_list())
+    assert totals[dt.date(2016, 7, 4)] < 0.9 * min(totals[dt.date(2016, 7, 6)], totals[dt.date(2016, 7, 7)])
