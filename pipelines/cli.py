@@ -343,6 +343,59 @@ def scenario_run(home: str | None, file: str) -> None:
     _echo(f"  ✓ {spec.name} in {time.perf_counter() - t0:.1f} s. Report: {s.reports / f'{spec.name}.fr.html'}")
 
 
+def _parse_horizon(text: str) -> int:
+    """Hours in a horizon written ``7d``, ``48h`` or ``168``."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+)\s*([dh]?)\s*", text)
+    if not m or int(m.group(1)) < 1:
+        raise click.BadParameter(f"expected a number of days or hours such as 7d or 48h, got {text!r}")
+    return int(m.group(1)) * (24 if m.group(2) == "d" else 1)
+
+
+@cli.command()
+@home_option
+@click.option("--cutoff", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Fit on data up to the end of this local day (default: the last observed hour).")
+@click.option("--horizon", default="7d", show_default=True, help="How far ahead: 7d, 48h, …")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Folder for the CSV files (default: <home>/exports).")
+def forecast(home: str | None, cutoff, horizon: str, out: str | None) -> None:
+    """Forecast every hourly series from whatever has been ingested; write the forecasts and the
+    scoreboard as CSV and print the scoreboard (for CI and backtests: with --cutoff in the past, the
+    hours after it are the truth to compare with)."""
+    import polars as pl
+
+    from scenarios.forecast import forecast_from_lake
+    from sensors_io.aggregate import hourly_totals
+
+    s = load_settings(home)
+    hours = _parse_horizon(horizon)
+    if (s.lake / "hourly").exists():
+        hourly = pl.read_parquet(s.lake / "hourly" / "*.parquet")
+    elif list((s.lake / "clean_counts").glob("*.parquet")):
+        hourly = hourly_totals(pl.scan_parquet(s.lake / "clean_counts" / "*.parquet"), s.tz).collect()
+    else:
+        raise click.ClickException(f"nothing ingested under {s.home}: run `mobility ingest PATH` first")
+    if hourly["count"].drop_nulls().is_empty():
+        raise click.ClickException("no hourly counts in the lake (daily-only sources): nothing to forecast")
+    day = cutoff.date() if cutoff else None
+    t0 = time.perf_counter()
+    fc, scores = forecast_from_lake(hourly, day, hours, s.tz, s.school_zone)
+    folder = Path(out) if out else s.home / "exports"
+    folder.mkdir(parents=True, exist_ok=True)
+    tag = f"{day or 'last'}_{hours}h"
+    fc.write_csv(folder / f"forecast_{tag}.csv")
+    scores.write_csv(folder / f"forecast_scores_{tag}.csv")
+    chosen = scores.filter(pl.col("chosen"))
+    _echo(f"{chosen.height} series, cutoff {fc['cutoff_utc'].min() if fc.height else '—'} UTC, {hours} h ahead, "
+          f"fitted in {time.perf_counter() - t0:.1f} s")
+    _echo(f"backtest: mean MASE {chosen['mase'].mean():.3f} against weekly seasonal-naive, 80 % coverage "
+          f"{chosen['coverage80'].mean():.3f}, 95 % coverage {chosen['coverage95'].mean():.3f}")
+    for model, n in chosen.group_by("model").len().sort("model").iter_rows():
+        _echo(f"  {model:<24} {n:>4} series")
+    _echo(f"Forecasts: {folder / f'forecast_{tag}.csv'}")
+
+
 @cli.command()
 @home_option
 def impact(home: str | None) -> None:

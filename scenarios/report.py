@@ -902,6 +902,8 @@ MODEL_DESCRIPTIONS = {
         "hgb_lag": "le même, avec les comptages des semaines précédentes (7 jours d'horizon au plus)",
         "mstl_ets": "décomposition MSTL (jour, semaine) et lissage exponentiel",
         "unobserved_components": "modèle à composantes inobservées (niveau local et harmoniques)",
+        "ensemble_mean": "moyenne des deux gradient boosting et du naïf saisonnier hebdomadaire",
+        "seasonal_mean_8w": "moyenne des 8 dernières semaines à la même heure (jours fériés exclus)",
     },
     "en": {
         MODEL_SNAIVE: "weekly seasonal-naive: the same hour the week before (the MASE reference)",
@@ -910,6 +912,8 @@ MODEL_DESCRIPTIONS = {
         "hgb_lag": "the same, with the counts of the previous weeks (7-day horizon at most)",
         "mstl_ets": "MSTL decomposition (day, week) and exponential smoothing",
         "unobserved_components": "unobserved-components model (local level and harmonics)",
+        "ensemble_mean": "mean of the two gradient-boosting forecasts and weekly seasonal-naive",
+        "seasonal_mean_8w": "mean of the last 8 weeks at the same hour (public holidays left out)",
     },
 }
 

@@ -187,6 +187,8 @@ class Forecast(Base):
     yhat: Mapped[float | None]
     yhat_lower: Mapped[float | None]  # 80 % interval
     yhat_upper: Mapped[float | None]
+    yhat_lower_95: Mapped[float | None]  # 95 % interval
+    yhat_upper_95: Mapped[float | None]
     model: Mapped[str]
     cutoff_utc: Mapped[dt.datetime]
     scenario: Mapped[str]  # "baseline" or the scenario's name
@@ -205,6 +207,7 @@ class ForecastScore(Base):
     model: Mapped[str]
     mase: Mapped[float | None]
     coverage80: Mapped[float | None]
+    coverage95: Mapped[float | None]
     n_hours: Mapped[int]
     chosen: Mapped[bool]
 
