@@ -123,3 +123,30 @@ def test_export_writes_each_warehouse_table(runner: CliRunner, home: Path) -> No
     assert not (home / "x" / "daily_counts.parquet").exists() or pl.read_parquet(home / "x" / "daily_counts.parquet").height == 0
     bad = runner.invoke(cli, ["export", "--home", str(home), "--table", "nope"])
     assert bad.exit_code == 2 and "expected one of" in bad.output
+
+
+def test_forecast_from_a_cutoff_with_a_horizon(runner: CliRunner, home: Path, tmp_path: Path) -> None:
+    """`mobility forecast --cutoff DATE --horizon 48h` on 10 weeks of hourly counts of 3 sensors."""
+    start = dt.datetime(2025, 1, 6, tzinfo=dt.UTC)
+    hours = pl.datetime_range(start, start + dt.timedelta(weeks=10, hours=-1), "1h", eager=True, time_zone="UTC")
+    local = pl.col("ts").dt.convert_time_zone("Europe/Paris")
+    frame = (pl.DataFrame({"ts": hours}).join(pl.DataFrame({"sensor_id": ["A", "B", "C"]}), how="cross")
+             .with_columns(count=(20 + 80 * ((local.dt.hour() >= 7) & (local.dt.hour() < 20)).cast(pl.Int64)
+                                  + pl.int_range(pl.len()) % 7).cast(pl.String),
+                           mode=pl.lit("car"), ts=pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    src = tmp_path / "counts.csv"
+    frame.select("sensor_id", "mode", "ts", "count").write_csv(src)
+    assert runner.invoke(cli, ["ingest", str(src), "--home", str(home)]).exit_code == 0
+    res = runner.invoke(cli, ["forecast", "--home", str(home), "--cutoff", "2025-03-02", "--horizon", "48h"])
+    assert res.exit_code == 0, res.output
+    fc = pl.read_csv(home / "exports" / "forecast_2025-03-02_48h.csv", try_parse_dates=True)
+    # The cutoff is the end of 2 March in Paris (UTC+1) = 2 March 23:00Z: 48 hours from there, 3 series.
+    assert fc.height == 3 * 48
+    assert fc["start_utc"].min() == dt.datetime(2025, 3, 2, 23, tzinfo=dt.UTC)
+    assert fc["start_utc"].max() == dt.datetime(2025, 3, 4, 22, tzinfo=dt.UTC)
+    assert (fc["yhat_lower_95"] >= 0).all() and (fc["yhat_lower_95"] <= fc["yhat_lower"]).all()
+    assert (fc["yhat_lower"] <= fc["yhat"]).all() and (fc["yhat"] <= fc["yhat_upper"]).all()
+    assert (fc["yhat_upper"] <= fc["yhat_upper_95"]).all()
+    assert "mean MASE" in res.output and "3 series" in res.output
+    bad = runner.invoke(cli, ["forecast", "--home", str(home), "--horizon", "soon"])
+    assert bad.exit_code == 2 and "7d or 48h" in bad.output
