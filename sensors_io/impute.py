@@ -100,16 +100,32 @@ def with_calendar(lf: pl.LazyFrame, tz: str, country: str = "FR", subdiv: str | 
     ``_daytype``: 0 working day, 1 Saturday, 2 Sunday or public holiday; ``_wday``: ISO weekday with
     public holidays counted as Sundays (7), the day of the hour-of-week cells.
     """
-    local = pl.col("start_utc").dt.convert_time_zone(tz)
+    # The local wall-clock time once, as a naive datetime: its fields are then plain arithmetic.
+    local = pl.col("_local")
     hol = pl.lit(pl.Series(holiday_dates(country, subdiv), dtype=pl.Date))
     return lf.with_columns(
+        _local=pl.col("start_utc").dt.convert_time_zone(tz).dt.replace_time_zone(None)
+    ).with_columns(
         _date=local.dt.date(), _hour=local.dt.hour(), _minute=local.dt.minute(), _month=local.dt.month(),
         _dow=local.dt.weekday(),
-    ).with_columns(_holiday=pl.col("_date").is_in(hol.implode())).with_columns(
+    ).drop("_local").with_columns(_holiday=pl.col("_date").is_in(hol.implode())).with_columns(
         _daytype=pl.when(pl.col("_holiday") | (pl.col("_dow") == 7)).then(2).when(pl.col("_dow") == 6).then(1)
         .otherwise(0).cast(pl.Int8),
         _wday=pl.when(pl.col("_holiday")).then(7).otherwise(pl.col("_dow")).cast(pl.Int8),
     )
+
+
+def series_id() -> pl.Expr:
+    """An integer id per series (``_sid``) of a frame sorted by series: one cheap key for window partitions."""
+    changed = pl.any_horizontal([pl.col(c).ne_missing(pl.col(c).shift()) for c in SERIES_KEY])
+    return changed.fill_null(True).cum_sum().cast(pl.UInt32)
+
+
+def run_id(expr: pl.Expr) -> pl.Expr:
+    """Id of the runs of equal values (nulls equal) within each series of a frame sorted by series and time,
+    given ``_sid``: partitions ``[_sid, run]`` as ``expr.rle_id().over(series, order_by="start_utc")`` does."""
+    changed = expr.ne_missing(expr.shift()) | pl.col("_sid").ne_missing(pl.col("_sid").shift())
+    return changed.fill_null(True).cum_sum().cast(pl.UInt32)
 
 
 def micro(expr: pl.Expr) -> pl.Expr:
@@ -211,14 +227,18 @@ def _neighbour_estimates(lf: pl.LazyFrame, cfg: ImputeConfig) -> pl.LazyFrame:
 
 
 def impute_frame(lf: pl.LazyFrame, cfg: ImputeConfig) -> pl.LazyFrame:
-    """Imputation on a flagged frame that already has the calendar keys and ``_accepted`` (internal).
+    """Imputation on a flagged frame that already has the calendar keys and ``_accepted`` (internal), sorted by
+    series and time (``_sid``, the series id of :func:`series_id`, is used when present).
 
     Adds ``count_filled``, ``impute_method`` and sets ``flag = imputed`` on filled rows.
     """
-    series = list(SERIES_KEY)
-    key = [*series, "start_utc", "interval_s"]
+    key = [*SERIES_KEY, "start_utc", "interval_s"]
     if not cfg.enabled:
         return lf.with_columns(count_filled=pl.col("count_clean"), impute_method=pl.lit(None, pl.String))
+    own_sid = "_sid" not in lf.collect_schema().names()
+    if own_sid:
+        lf = lf.with_columns(_sid=series_id())
+    series = ["_sid"]  # the frame is sorted by series and time: one integer key per series
     need = pl.col("count_clean").is_null()
     if cfg.skip_reasons and "flag_reason" in lf.collect_schema().names():
         need = need & ~pl.col("flag_reason").is_in(list(cfg.skip_reasons)).fill_null(False)
@@ -226,7 +246,7 @@ def impute_frame(lf: pl.LazyFrame, cfg: ImputeConfig) -> pl.LazyFrame:
     season = {m: i for i, ms in enumerate(cfg.seasons.values()) for m in ms}
     lf = lf.with_columns(
         _trusted=pl.col("count_clean").is_not_null() & (pl.col("flag") != "suspect"),
-        _nrun=need.rle_id().over(series, order_by="start_utc"),
+        _nrun=run_id(need),
         _season=pl.col("_month").replace_strict(season, return_dtype=pl.Int8),
     ).with_columns(
         _fillable=need & (((end.max() - pl.col("start_utc").min()).dt.total_seconds() / 3600.0)
@@ -271,7 +291,8 @@ def impute_frame(lf: pl.LazyFrame, cfg: ImputeConfig) -> pl.LazyFrame:
                                      .when(pl.col("impute_method") == "profile").then(pl.col("_profile_est"))),
             flag=pl.when(pl.col("impute_method").is_not_null()).then(pl.lit("imputed")).otherwise(pl.col("flag")),
         )
-        .drop("_trusted", "_nrun", "_season", "_fillable", "_profile", "_profile_est", "_nb_est")
+        .drop("_trusted", "_nrun", "_season", "_fillable", "_profile", "_profile_est", "_nb_est",
+              *(["_sid"] if own_sid else []))
     )
 
 

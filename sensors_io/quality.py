@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sensors_io.aggregate import exact_mean, exact_sum
 from sensors_io.anomalies import match_register
-from sensors_io.impute import ImputeConfig, impute_frame, micro, trailing_sum, with_calendar
+from sensors_io.impute import ImputeConfig, impute_frame, micro, run_id, series_id, trailing_sum, with_calendar
 from sensors_io.schema import ROW_KEY, SERIES_KEY
 
 FLAGS = ("observed", "zero", "suspect", "imputed", "missing", "excluded")
@@ -169,7 +169,10 @@ def flag_counts(counts: pl.LazyFrame, config: QualityConfig | None = None, tz: s
         lf.sort([*series, "start_utc", "interval_s", "count"], nulls_last=True), tz, cfg.holidays_country,
         cfg.holidays_subdiv,
     )
-    lf = match_register(lf, register)
+    # Sorted by series and time from here on: one integer key per series (``_sid``) partitions the windows,
+    # and runs are found by comparing each row with the previous one.
+    lf = match_register(lf, register).with_columns(_sid=series_id())
+    series = ["_sid"]
     count = pl.col("count")
     hours = pl.col("interval_s") / 3600.0
 
@@ -183,7 +186,7 @@ def flag_counts(counts: pl.LazyFrame, config: QualityConfig | None = None, tz: s
     stuck = (count >= cfg.stuck_min_value) & (run_len >= cfg.stuck_min_run) & (
         (run_len - 1).cast(pl.Float64) * p_eq.log() < math.log(cfg.stuck_max_probability))
     lf = lf.with_columns(
-        _vrun=count.rle_id().over(series, order_by="start_utc"),
+        _vrun=run_id(count),
         _accepted=(pl.col("register_action") == "accept").fill_null(False),
         _no_uptime=no_uptime,
     )
@@ -215,7 +218,7 @@ def flag_counts(counts: pl.LazyFrame, config: QualityConfig | None = None, tz: s
     is_zero = (count == 0) & pl.col("_hard").is_null()
     zmodes = pl.lit(True) if cfg.zero_run_modes is None else pl.col("mode").is_in(list(cfg.zero_run_modes))
     zgroup = [*series, "_zrun"]
-    lf = lf.with_columns(_mu=mu, _zrun=is_zero.rle_id().over(series, order_by="start_utc")).with_columns(
+    lf = lf.with_columns(_mu=mu, _zrun=run_id(is_zero)).with_columns(
         _zero_run=(is_zero.fill_null(False) & zmodes & ~pl.col("_accepted")
                    & (pl.len().over(zgroup) >= cfg.zero_run_min)
                    & (pl.col("_mu").count().over(zgroup) > 0)
@@ -282,7 +285,7 @@ def flag_counts(counts: pl.LazyFrame, config: QualityConfig | None = None, tz: s
     lo = pl.col("start_utc").filter(~pl.col("_gap") & pl.col("_out")).min().over(series)
     hi = pl.col("start_utc").filter(~pl.col("_gap") & pl.col("_out")).max().over(series)
     out = lf.filter(pl.col("_out") & (pl.col("start_utc") >= lo) & (pl.col("start_utc") <= hi))
-    return out.select(*cols, *QUALITY_COLUMNS).sort([*series, "start_utc", "interval_s"])
+    return out.select(*cols, *QUALITY_COLUMNS).sort([*SERIES_KEY, "start_utc", "interval_s"])
 
 
 def _flag_dst_duplicates(lf: pl.LazyFrame, tz: str) -> pl.LazyFrame:
