@@ -175,12 +175,12 @@ def _print_accounting(report) -> None:
     _echo(f"rows read = accepted + quarantined + duplicates: {'holds' if ok else 'DOES NOT HOLD'}")
 
 
-def _run_all(settings: Settings) -> None:
+def _run_all(settings: Settings, days: tuple[str, str] | None = None) -> None:
     import dagster as dg
 
     from assets.scenarios import catalog_files
 
-    days = _partition_days(settings)
+    days = days or _partition_days(settings)
     if days is None:
         raise click.ClickException(f"nothing ingested under {settings.home}: run `mobility ingest PATH` first")
     _echo(f"Running the whole graph over {days[0]} → {days[1]} (home: {settings.home})")
@@ -278,9 +278,25 @@ def ingest(home: str | None, paths: tuple[str, ...], fmt: str | None, mapping: s
 
 @cli.command()
 @home_option
-def run(home: str | None) -> None:
+@click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Rebuild the counts and flags of these days only (default: every ingested day), as the "
+                   "daily schedule does for yesterday; the rest of the graph is rebuilt from the whole lake.")
+@click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Last day (default: --from).")
+def run(home: str | None, first, last) -> None:
     """Materialize the whole graph in-process for whatever has been ingested."""
-    _run_all(load_settings(home))
+    s = load_settings(home)
+    days = None
+    if first or last:
+        from pipelines.sensors import clip_to_partitions
+
+        a = (first or last).date()
+        b = (last or first).date()
+        if b < a:
+            raise click.BadParameter(f"--to {b} is before --from {a}")
+        days = clip_to_partitions(a, b)
+        if days is None:
+            raise click.ClickException(f"{a} → {b} is outside the daily partitions (MOBILITY_PARTITIONS_START … yesterday)")
+    _run_all(s, days)
 
 
 @cli.command()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.partitions import daily_partitions
+
 INGEST_ASSETS = ["sensor_counts", "clean_counts"]
 
 ingest_job = dg.define_asset_job(
@@ -25,4 +27,12 @@ scenario_job = dg.define_asset_job(
     "scenario_job",
     selection=dg.AssetSelection.assets(*SCENARIO_ASSETS),
     description="One scenario (partition): its baseline and its forecast under the file's hypotheses.",
+)
+
+daily_job = dg.define_asset_job(
+    "daily_job",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*SCENARIO_ASSETS),
+    partitions_def=daily_partitions,
+    description="One day, end to end: ingest and flag the day's counts, then totals, indicators, forecasts, "
+                "warehouse and reports — the blocking quality gate on the day stops everything after it.",
 )

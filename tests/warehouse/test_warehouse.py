@@ -43,9 +43,12 @@ def daily_counts() -> pl.DataFrame:
     return _frame(
         "daily_counts",
         [
-            {**base, "day": dt.date(2024, 7, 14), "count": None, "valid_hours": 0, "expected_hours": 24, "is_valid_day": False},
-            {**base, "day": dt.date(2024, 7, 15), "count": 0.0, "valid_hours": 24, "expected_hours": 24, "is_valid_day": True},
-            {**base, "day": dt.date(2024, 7, 16), "count": AWKWARD[0], "valid_hours": 23, "expected_hours": 24, "is_valid_day": True},
+            {**base, "day": dt.date(2024, 7, 14), "count": None, "valid_hours": 0, "expected_hours": 24, "is_valid_day": False,
+             "count_filled": None, "measured_hours": 0, "imputed_hours": 0, "imputed_share": None},
+            {**base, "day": dt.date(2024, 7, 15), "count": 0.0, "valid_hours": 24, "expected_hours": 24, "is_valid_day": True,
+             "count_filled": 0.0, "measured_hours": 24, "imputed_hours": 0, "imputed_share": 0.0},
+            {**base, "day": dt.date(2024, 7, 16), "count": AWKWARD[0], "valid_hours": 23, "expected_hours": 24, "is_valid_day": True,
+             "count_filled": AWKWARD[0] + 2.0, "measured_hours": 21, "imputed_hours": 2, "imputed_share": 2.0 / (AWKWARD[0] + 2.0)},
         ],
     )
 
@@ -69,6 +72,7 @@ def forecasts(scenario: str = "baseline", yhat: float = 10.0, hours: int = 3) ->
             {
                 "sensor_id": "t1", "mode": "car", "direction": "in", "start_utc": T0 + dt.timedelta(hours=h),
                 "yhat": yhat + h, "yhat_lower": None if h == 0 else AWKWARD[h % len(AWKWARD)], "yhat_upper": 1e300,
+                "yhat_lower_95": 0.0, "yhat_upper_95": None,
                 "model": "seasonal_naive", "cutoff_utc": T0 - dt.timedelta(days=1), "scenario": scenario,
             }
             for h in range(hours)
@@ -81,9 +85,9 @@ def forecast_scores() -> pl.DataFrame:
     return _frame(
         "forecast_scores",
         [
-            {**base, "model": "seasonal_naive", "mase": 1.0, "coverage80": 0.8, "n_hours": 336, "chosen": False},
-            {**base, "model": "ets", "mase": AWKWARD[1], "coverage80": None, "n_hours": 336, "chosen": True},
-            {**base, "model": "empty", "mase": None, "coverage80": None, "n_hours": 0, "chosen": False},
+            {**base, "model": "seasonal_naive", "mase": 1.0, "coverage80": 0.8, "coverage95": 0.95, "n_hours": 336, "chosen": False},
+            {**base, "model": "ets", "mase": AWKWARD[1], "coverage80": None, "coverage95": AWKWARD[1], "n_hours": 336, "chosen": True},
+            {**base, "model": "empty", "mase": None, "coverage80": None, "coverage95": None, "n_hours": 0, "chosen": False},
         ],
     )
 
@@ -96,7 +100,25 @@ def runs() -> pl.DataFrame:
     )
 
 
-SAMPLES = {f.__name__: f for f in (sites, daily_counts, indicators, forecasts, forecast_scores, runs)}
+def impact() -> pl.DataFrame:
+    base = {"study": "works", "sensor_id": "t1", "modes": "car,heavy", "controls": "t2,t3", "start": dt.date(2025, 3, 3),
+            "end": dt.date(2025, 3, 23), "days": 21, "level": 0.8}
+    return _frame(
+        "impact",
+        [
+            {**base, "kind": "effect", "label": "effect", "observed": 1000.0, "counterfactual": 10000.0, "effect": -9000.0,
+             "effect_lower": -9100.0, "effect_upper": -8900.0, "effect_pct": -90.0, "effect_pct_lower": -91.0,
+             "effect_pct_upper": -89.0, "family_level": None, "effect_pct_family_lower": None,
+             "effect_pct_family_upper": None, "shows_effect": True},
+            {**base, "kind": "placebo_date", "label": "2024-12-09", "observed": 10100.0, "counterfactual": 10000.0,
+             "effect": 100.0, "effect_lower": -300.0, "effect_upper": 500.0, "effect_pct": 1.0, "effect_pct_lower": -3.0,
+             "effect_pct_upper": 5.0, "family_level": 0.95, "effect_pct_family_lower": -4.0,
+             "effect_pct_family_upper": AWKWARD[1], "shows_effect": False},
+        ],
+    )
+
+
+SAMPLES = {f.__name__: f for f in (sites, daily_counts, indicators, forecasts, forecast_scores, runs, impact)}
 
 
 def _sorted(df: pl.DataFrame, table: str) -> pl.DataFrame:
@@ -111,7 +133,8 @@ def _sorted(df: pl.DataFrame, table: str) -> pl.DataFrame:
 def test_every_table_has_a_sample_and_the_contract_columns() -> None:
     assert set(SAMPLES) == set(metadata.tables)
     assert data_columns("forecasts") == [
-        "sensor_id", "mode", "direction", "start_utc", "yhat", "yhat_lower", "yhat_upper", "model", "cutoff_utc", "scenario",
+        "sensor_id", "mode", "direction", "start_utc", "yhat", "yhat_lower", "yhat_upper", "yhat_lower_95", "yhat_upper_95",
+        "model", "cutoff_utc", "scenario",
     ]
     assert data_columns("indicators") == [
         "sensor_id", "mode", "direction", "period", "indicator", "estimator", "value", "unit", "imputed_share", "coverage",
@@ -384,6 +407,8 @@ def _many_forecasts(n: int, scenario: str, yhat0: float) -> pl.DataFrame:
             "yhat": [yhat0 + i / 7 for i in range(n)],
             "yhat_lower": [None if i % 3 == 0 else i * 0.1 for i in range(n)],
             "yhat_upper": [math.inf if i == 1 else i * 1e-7 for i in range(n)],
+            "yhat_lower_95": [0.0] * n,
+            "yhat_upper_95": [None if i % 2 else i * 0.3 for i in range(n)],
             "model": "ets",
             "cutoff_utc": T0,
             "scenario": scenario,
