@@ -50,10 +50,14 @@ def test_blocking_checks_guard_the_counts(definitions: dg.Definitions) -> None:
 
 
 def test_daily_schedule_requests_yesterdays_partition(definitions: dg.Definitions) -> None:
-    schedule = definitions.resolve_schedule_def("ingest_job_schedule")
+    schedule = definitions.resolve_schedule_def("daily_job_schedule")
     assert schedule.cron_schedule == "0 2 * * *"
     ctx = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2025, 1, 3, 2, tzinfo=dt.UTC))
     assert schedule.evaluate_tick(ctx).run_requests[0].partition_key == "2025-01-02"
+    # One run for the day, end to end: the gate on clean_counts stops the day's forecasts and reports.
+    job = definitions.resolve_job_def("daily_job")
+    assert {"clean_counts", "baseline_forecast", "scenario_report"} <= {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
+    assert definitions.resolve_sensor_def("scenario_catalog_sensor").job_name == "scenario_job"
 
 
 def test_landing_sensor_ingests_new_files_once(tmp_path: Path) -> None:
