@@ -316,13 +316,14 @@ def _parse_plan(csv_path: Path, lay: _Layout, tz: str, source_file: str, now: dt
 
 
 def _quarantine(scan: pl.LazyFrame, checks: list[tuple[str, str, str]], source_file: str) -> pl.LazyFrame:
-    """Rejected rows in QUARANTINE_SCHEMA, from their problem code (see :func:`_parse_plan`)."""
-    bad = scan.filter(pl.col("_code").is_not_null()).collect()
+    """Rejected rows in QUARANTINE_SCHEMA, from their problem code (see :func:`_parse_plan`), lazily: a file
+    whose rows are mostly rejected is streamed to quarantine too, in line order."""
+    bad = scan.filter(pl.col("_code").is_not_null())
     codes = list(range(len(checks)))
     value = pl.lit(None, pl.String)
     for i, (_col, raw, _reason) in enumerate(checks):
         value = pl.when(pl.col("_code") == i).then(pl.col(f"_raw{raw}")).otherwise(value)
-    return bad.lazy().select(
+    return bad.select(
         source_file=pl.lit(source_file), line=pl.col("_line"),
         column=pl.col("_code").cast(pl.Int64).replace_strict(codes, [c[0] for c in checks], return_dtype=pl.String),
         value=value,
@@ -435,7 +436,9 @@ def stream_long_csv(
                 conflicts = pl.concat(parts)
             else:
                 n_cand = 0
-            if n_bad:
+            if n_bad and conflicts.is_empty():
+                quarantine = _quarantine(scan, checks, source_file)  # already in line order: no sort
+            elif n_bad:
                 quarantine = pl.concat([_quarantine(scan, checks, source_file),
                                         conflicts.lazy().cast(dict(QUARANTINE_SCHEMA))]).sort("line")
             else:
