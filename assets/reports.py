@@ -18,7 +18,7 @@ from scenarios.report import (
     write_chart_csv,
     write_report,
 )
-from scenarios.deltas import indicator_deltas, mass_balance, saturation_table
+from scenarios.deltas import compare_scenarios, indicator_deltas, mass_balance, saturation_table
 from scenarios.spec import load_scenario
 from sensors_io.staging import read_manifest
 from warehouse.resource import WarehouseResource
@@ -70,6 +70,16 @@ def _impact_sections(impact: pl.DataFrame, spec) -> dict:
             effect=pl.col("effect_pct") * scale, lower=pl.col("effect_pct_family_lower") * scale,
             upper=pl.col("effect_pct_family_upper") * scale),
     }
+
+
+def _compare_md(tmj: pl.DataFrame, names: list[str]) -> str:
+    """Mean daily traffic per sensor and mode, each scenario's change in %, as a Markdown table."""
+    cols = [n for n in names if f"{n}_delta_pct" in tmj.columns]
+    lines = ["| sensor | mode | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
+    for r in tmj.iter_rows(named=True):
+        cells = [("" if r[f"{n}_delta_pct"] is None else f"{r[f'{n}_delta_pct']:+.1f} %") for n in cols]
+        lines.append(f"| {r['sensor_id']} | {r['mode']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def _quality(daily: pl.DataFrame) -> pl.DataFrame:
@@ -124,9 +134,21 @@ def scenario_report(context: dg.AssetExecutionContext, config: ReportConfig, lak
         write_report(html, target)
         write_chart_csv(report_frames(data), lake.reports / "data" / spec.name)
         written.append(target)
+    # Every scenario side by side (each against the baseline over its own hours), for the index's readers.
+    all_base = forecasts.filter(pl.col("scenario") == "baseline")
+    frames = [forecasts.filter(pl.col("scenario") == sp.name) for sp in specs]
+    frames = [f for f in frames if not f.is_empty()]
+    comparison = compare_scenarios(all_base, frames, specs, lake.tz) if frames else None
+    if comparison is not None:
+        write_chart_csv({"scenarios_compared": comparison}, lake.reports / "data")
     index = lake.reports / ("index.html" if lang == "fr" else f"index.{lang}.html")
     write_report(render_index(specs, lang, input_hash=common["input_hash"], generated_at=common["generated_at"],
                               synthetic=common["synthetic"]), index)
     written.append(index)
-    return dg.MaterializeResult(metadata={"reports": dg.MetadataValue.md("\n".join(f"- `{p}`" for p in written)),
+    compared = {}
+    if comparison is not None:
+        tmj = comparison.filter((pl.col("indicator") == "tmj") & (pl.col("direction") == "all"))
+        compared = {"scenarios_compared": dg.MetadataValue.md(_compare_md(tmj, [sp.name for sp in specs]))}
+    return dg.MaterializeResult(metadata={**compared,
+                                          "reports": dg.MetadataValue.md("\n".join(f"- `{p}`" for p in written)),
                                           "lang": lang})

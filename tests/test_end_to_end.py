@@ -204,3 +204,28 @@ def test_roadworks_report_shows_a_mass_balance_that_holds(built) -> None:
     closed = rows.filter(pl.col("residual_pct").is_not_null())
     assert closed.height >= 1
     assert (closed["residual_pct"].abs() <= 0.1).all(), closed
+
+
+def test_scenario_run_adds_a_town_file_and_its_report(built, tmp_path: Path) -> None:
+    """`mobility scenario run FILE`: an urbanist's edited copy of a scenario, validated, forecast and reported."""
+    text = (built["home"] / "scenarios" / "summer_peak.yaml").read_text()
+    mine = tmp_path / "summer_peak_plus.yaml"
+    mine.write_text(text.replace("name: summer_peak", "name: summer_peak_plus"))
+    bad = tmp_path / "broken.yaml"
+    bad.write_text(text.replace("name: summer_peak", "name: Broken Name"))
+    res = CliRunner().invoke(cli, ["scenario", "run", str(bad), "--home", str(built["home"])])
+    assert res.exit_code == 2 and "name" in res.output
+    res = CliRunner().invoke(cli, ["scenario", "run", str(mine), "--home", str(built["home"])])
+    assert res.exit_code == 0, res.output
+    home = built["home"]
+    assert (home / "scenarios" / "summer_peak_plus.yaml").exists()
+    part = pl.read_parquet(home / "lake" / "forecasts" / "scenarios" / "summer_peak_plus.parquet")
+    original = pl.read_parquet(home / "lake" / "forecasts" / "scenarios" / "summer_peak.parquet")
+    # The same hypotheses as summer_peak: the same numbers under another name.
+    key = ["scenario", "sensor_id", "mode", "direction", "start_utc"]
+    same = part.with_columns(pl.col("scenario").replace("summer_peak_plus", "summer_peak")).sort(key)
+    assert same.drop("cutoff_utc").equals(original.sort(key).drop("cutoff_utc"))
+    assert '<html lang="fr">' in (home / "reports" / "summer_peak_plus.fr.html").read_text()
+    # Every scenario side by side: one column group per scenario in the comparison CSV.
+    compared = pl.read_csv(home / "reports" / "data" / "scenarios_compared.csv")
+    assert {f"{n}_delta_pct" for n in [*SCENARIOS, "summer_peak_plus"]} <= set(compared.columns)
