@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from sensors_io.errors import IngestError
-from sensors_io.readers.long_csv import scan_staged
+from sensors_io.readers.long_csv import scan_staged, write_parquet_atomic
 from sensors_io.schema import (
     COUNTS_SCHEMA,
     OPTIONAL_SCHEMA,
@@ -82,16 +82,6 @@ class IngestReport:
         if not days:
             return None
         return dt.date.fromisoformat(min(days)), dt.date.fromisoformat(max(days))
-
-
-def _write_atomic(df: pl.DataFrame, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        df.write_parquet(tmp, compression="zstd", statistics=True)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -206,10 +196,10 @@ def stage_sources(sources: Sequence, lake: Path, tz: str = "Europe/Paris") -> In
                 .sort(list(ROW_KEY))
                 .collect()
             )
-            _write_atomic(result.quarantine.select(list(QUARANTINE_SCHEMA)), lake / QUARANTINE / f"{key}.parquet")
+            write_parquet_atomic(result.quarantine.select(list(QUARANTINE_SCHEMA)), lake / QUARANTINE / f"{key}.parquet")
             if not result.sites.is_empty():
-                _write_atomic(result.sites.select(list(SITES_SCHEMA)), lake / STAGING / f"{key}.sites.parquet")
-            _write_atomic(accepted, lake / STAGING / f"{key}.parquet")
+                write_parquet_atomic(result.sites.select(list(SITES_SCHEMA)), lake / STAGING / f"{key}.sites.parquet")
+            write_parquet_atomic(accepted, lake / STAGING / f"{key}.parquet")
             rep.rows_read = result.rows_read
             rep.accepted = accepted.height
             rep.quarantined = result.quarantine.height

@@ -365,11 +365,16 @@ def _sink_parsed(csv_path: Path, lay: _Layout, tz: str, source_file: str, now: d
     return checks
 
 
-def _write_atomic_lazy(lf: pl.LazyFrame, target: Path) -> None:
+def write_parquet_atomic(frame: pl.DataFrame | pl.LazyFrame, target: Path) -> None:
+    """Write ``frame`` (a lazy one is streamed) to a hidden temporary file beside ``target``, then rename:
+    a crash never leaves a partial Parquet file under its final name (the stagers' one writer)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
-        lf.sink_parquet(tmp, compression="zstd", statistics=True)
+        if isinstance(frame, pl.LazyFrame):
+            frame.sink_parquet(tmp, compression="zstd", statistics=True)
+        else:
+            frame.write_parquet(tmp, compression="zstd", statistics=True)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -443,7 +448,7 @@ def stream_long_csv(
                                         conflicts.lazy().cast(dict(QUARANTINE_SCHEMA))]).sort("line")
             else:
                 quarantine = conflicts.lazy().select(list(QUARANTINE_SCHEMA)).cast(dict(QUARANTINE_SCHEMA)).sort("line")
-            _write_atomic_lazy(quarantine, quarantine_out)
+            write_parquet_atomic(quarantine, quarantine_out)
             os.replace(parsed, accepted_out)
         finally:
             parsed.unlink(missing_ok=True)
@@ -521,4 +526,4 @@ def _format():
 
 FORMAT = _format()
 
-__all__ = ["FORMAT", "StreamStats", "fix_path", "read_long_csv", "scan_staged", "stream_long_csv"]
+__all__ = ["FORMAT", "StreamStats", "fix_path", "read_long_csv", "scan_staged", "stream_long_csv", "write_parquet_atomic"]
