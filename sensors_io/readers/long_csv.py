@@ -228,10 +228,11 @@ def _ragged_line(path: Path, sep: str, encoding: str) -> tuple[int, int]:
 
 
 def _parse_plan(csv_path: Path, lay: _Layout, tz: str, source_file: str, now: dt.datetime,
-                seq: int | None = None) -> tuple[pl.LazyFrame, list[tuple[str, str, str]]]:
-    """Every line typed in the staged layout (canonical + optional columns, ``_seq``), then ``_line``, ``_amb``
-    (an ambiguous autumn local time), the key hash ``_h``, the first problem's code ``_code`` and the raw texts
-    of rejected rows; with the checks ``(column, raw field, reason)`` the codes index."""
+                seq: int | None = None) -> tuple[pl.LazyFrame, pl.LazyFrame, dict[str, object], list[tuple[str, str, str]]]:
+    """Every line parsed and checked, as two plans over one scan: the rows without problems (the columns the
+    file varies, in file order, ``_amb`` for naive times: an ambiguous autumn local time, and the key hash
+    ``_h``), and the rejected rows (``_line``, the first problem's code ``_code`` and raw texts); with the
+    values that are the same for every row, and the checks ``(column, raw field, reason)`` the codes index."""
     lf = pl.scan_csv(
         csv_path, separator=lay.sep, infer_schema=False, row_index_name="_line", row_index_offset=2,
         with_column_names=lambda cols: [_normalise(c) for c in cols], encoding="utf8",
@@ -245,7 +246,6 @@ def _parse_plan(csv_path: Path, lay: _Layout, tz: str, source_file: str, now: dt
     raw_t = text(lay.time_column)
     if lay.aware:
         start = raw_t.str.to_datetime(lay.time_format, strict=False, time_unit="us", time_zone="UTC", cache=False)
-        amb = pl.lit(False)
     else:
         naive = raw_t.str.to_datetime(lay.time_format, strict=False, time_unit="us", cache=False)
         start = naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
@@ -254,23 +254,28 @@ def _parse_plan(csv_path: Path, lay: _Layout, tz: str, source_file: str, now: dt
         naive_ok = naive.is_not_null()
     raw_c = text("count")
     count = raw_c.cast(pl.Float64, strict=False)
-    mode = text("mode") if "mode" in cols else pl.lit(DEFAULT_MODE)
     sensor = text("sensor_id")
-    direction = text("direction").fill_null("both") if "direction" in cols else pl.lit("both")
-    site = text("site_id").fill_null(sensor) if "site_id" in cols else sensor
-    raw_i = text("interval_s") if lay.interval_s is None else pl.lit(str(lay.interval_s))
-    interval = raw_i.cast(pl.Int32, strict=False)
     cutoff = pl.lit(now + FUTURE_TOLERANCE).cast(pl.Datetime("us", "UTC"))
     gap_reason = (f"a timestamp as {lay.time_format}" if lay.aware
                   else f"a local time ({tz}) as {lay.time_format}")
     # Typed columns are computed once; the checks below refer to them by name (a when/then chain
-    # over expressions would evaluate each parse once per branch).
-    typed = lf.select(
-        pl.col("_line").cast(pl.Int64),
-        _rt=raw_t, _rc=raw_c, _rm=mode, _ri=raw_i, _naive_ok=naive_ok if not lay.aware else pl.lit(True),
-        site_id=site, sensor_id=sensor, mode=mode, direction=direction, start_utc=start,
-        interval_s=interval, count=count, _amb=amb,
-    )
+    # over expressions would evaluate each parse once per branch). Columns the file does not have are
+    # neither computed nor checked: their value is the same on every row (kept in the metadata below).
+    typed_cols: dict[str, pl.Expr] = {"_rt": raw_t, "_rc": raw_c, "sensor_id": sensor, "start_utc": start,
+                                      "count": count}
+    if "site_id" in cols:
+        typed_cols["site_id"] = text("site_id").fill_null(sensor)
+    if "mode" in cols:
+        typed_cols["mode"] = text("mode")
+    if "direction" in cols:
+        typed_cols["direction"] = text("direction").fill_null("both")
+    if lay.interval_s is None:
+        typed_cols["_ri"] = text("interval_s")
+        typed_cols["interval_s"] = text("interval_s").cast(pl.Int32, strict=False)
+    if not lay.aware:
+        typed_cols["_naive_ok"] = naive_ok
+        typed_cols["_amb"] = amb
+    typed = lf.select(pl.col("_line").cast(pl.Int64), **typed_cols)
     c = pl.col
     checks: list[tuple[pl.Expr, str, str, str]] = [
         (c("sensor_id").is_null() | (c("sensor_id") == ""), "sensor_id", "sensor_id", "missing sensor_id"),
@@ -279,40 +284,60 @@ def _parse_plan(csv_path: Path, lay: _Layout, tz: str, source_file: str, now: dt
     if not lay.aware:
         checks.append((c("_naive_ok") & c("start_utc").is_null(), lay.time_column, "_rt",
                        f"local time does not exist in {tz} (clocks moved forward)"))
+    checks.append((c("start_utc").is_null(), lay.time_column, "_rt", f"timestamp does not parse: expected {gap_reason}"))
+    if "mode" in cols:
+        checks.append((~c("mode").is_in(list(MODES)), "mode", "mode", f"unknown mode: expected one of {', '.join(MODES)}"))
+    if lay.interval_s is None:
+        checks.append((c("interval_s").is_null() | (c("interval_s") <= 0), "interval_s", "_ri",
+                       "interval_s: expected a positive whole number of seconds"))
     checks += [
-        (c("start_utc").is_null(), lay.time_column, "_rt", f"timestamp does not parse: expected {gap_reason}"),
-        (~c("mode").is_in(list(MODES)), "mode", "_rm", f"unknown mode: expected one of {', '.join(MODES)}"),
-        (c("interval_s").is_null() | (c("interval_s") <= 0), "interval_s", "_ri",
-         "interval_s: expected a positive whole number of seconds"),
-        (c("_rc").is_not_null() & (c("_rc") != "") & (c("count").is_null() | c("count").is_nan() | c("count").is_infinite()), "count",
-         "_rc", "count is not a number"),
+        # null count (not measured) is fine when the field is empty; a text that is not a finite number is not
+        ((c("count").is_null() & (c("_rc").str.len_bytes() > 0)) | ~c("count").is_finite(), "count", "_rc",
+         "count is not a number"),
         (c("count") < 0, "count", "_rc", "negative count"),
         (c("start_utc") > cutoff, lay.time_column, "_rt", REASON_FUTURE),
     ]
     code = pl.when(checks[0][0]).then(pl.lit(0, pl.Int8))
     for i, (cond, *_rest) in enumerate(checks[1:], start=1):
         code = code.when(cond).then(pl.lit(i, pl.Int8))
-    constants = [pl.lit(SOURCE).alias("source"), pl.lit(source_file).alias("source_file"),
-                 *(pl.lit(None, dtype=t).alias(n) for n, t in OPTIONAL_SCHEMA.items()),
-                 *([pl.lit(seq, dtype=pl.Int32).alias("_seq")] if seq is not None else [])]
-    bad = c("_code").is_not_null()
+    typed = typed.with_columns(_code=code)
+    # The staged file holds only what varies from row to row; what is the same for every row of the file
+    # (source, file name, _seq, absent optional columns, a default direction or interval, a site equal to
+    # the sensor) is kept once, in the file's metadata, and added back by scan_staged (~0.4 s per 7 M rows).
+    varying = ["sensor_id", "start_utc", "count"]
+    const: dict[str, object] = {"source": SOURCE, "source_file": source_file, **({"_seq": seq} if seq is not None else {})}
+    if "site_id" in cols:
+        varying.insert(0, "site_id")
+    else:
+        const["site_id"] = {"column": "sensor_id"}
+    if "mode" in cols:
+        varying.insert(-2, "mode")
+    else:
+        const["mode"] = DEFAULT_MODE
+    if "direction" in cols:
+        varying.insert(-2, "direction")
+    else:
+        const["direction"] = "both"
+    if lay.interval_s is None:
+        varying.insert(-1, "interval_s")
+    else:
+        const["interval_s"] = lay.interval_s
     # The key hash covers the key columns the file varies (a constant direction or interval adds nothing
     # but hashing time: ~0.1 s per 7 M rows and column).
-    key_parts = {"s": c("sensor_id"), "t": c("start_utc")}
-    if "mode" in cols:
-        key_parts["m"] = c("mode")
-    if "direction" in cols:
-        key_parts["d"] = c("direction")
-    if lay.interval_s is None:
-        key_parts["i"] = c("interval_s")
-    # Only the problem's code and the raw texts of rejected rows are written; column names, values and
-    # reasons are looked up for those rows alone when the quarantine is written (:func:`_quarantine`).
-    return typed.with_columns(_code=code).select(
-        "site_id", "sensor_id", "mode", "direction", "start_utc", "interval_s", "count", *constants, "_line", "_amb",
-        _h=pl.struct(**key_parts).hash(0),
-        _code="_code",
-        **{f"_raw{k}": pl.when(bad).then(c(k)) for k in ("sensor_id", "_rt", "_rm", "_ri", "_rc")},
-    ), [(ch[1], ch[2] if ch[2] == "sensor_id" else ch[2], ch[3]) for ch in checks]
+    # Per-column hashes (seeded apart) combined by XOR cost a fifth of a struct's row hash; a collision only
+    # makes two different keys candidates, which the exact rule then keeps both of.
+    key_hash = c("sensor_id").hash(1) ^ c("start_utc").hash(2)
+    for seed, name in ((3, "mode"), (4, "direction"), (5, "interval_s")):
+        if name in varying:
+            key_hash = key_hash ^ c(name).hash(seed)
+    ok = c("_code").is_null()
+    # Parsed rows carry no line number (writing one costs ~0.2 s per 7 M rows): the rows are in file order,
+    # and the few that need one (duplicate candidates) get it back from the rejected rows' lines (_good_lines).
+    good = typed.filter(ok).select(*varying, *([] if lay.aware else ["_amb"]), _h=key_hash)
+    # Rejected rows keep their problem's code and raw texts; column names, values and reasons are looked
+    # up for those rows alone when the quarantine is written (:func:`_quarantine`).
+    bad = typed.filter(~ok).select("_line", "_code", **{f"_raw{k}": k for k in dict.fromkeys(ch[2] for ch in checks)})
+    return good, bad, const, [(ch[1], ch[2], ch[3]) for ch in checks]
 
 
 def _quarantine(scan: pl.LazyFrame, checks: list[tuple[str, str, str]], source_file: str) -> pl.LazyFrame:
@@ -332,15 +357,31 @@ def _quarantine(scan: pl.LazyFrame, checks: list[tuple[str, str, str]], source_f
 
 
 def _duplicated_hashes(parsed: Path, rows: int) -> pl.Series:
-    """Key hashes that occur more than once among rows without problems (bucketed when big)."""
+    """Key hashes that occur more than once in the parsed file (bucketed when big)."""
     buckets = max(1, -(-rows // BUCKET_ROWS))
     found = []
-    ok = pl.col("_code").is_null()
     for b in range(buckets):
-        sel = ok if buckets == 1 else ok & ((pl.col("_h") % buckets) == b)
-        h = pl.scan_parquet(parsed).filter(sel).select("_h").collect(engine="streaming")["_h"].sort()
+        scan = pl.scan_parquet(parsed).select("_h")
+        if buckets > 1:
+            scan = scan.filter((pl.col("_h") % buckets) == b)
+        h = scan.collect()["_h"].sort(multithreaded=True)
         found.append(h.filter(h == h.shift(1)).unique())
     return pl.concat(found) if found else pl.Series("_h", [], pl.UInt64)
+
+
+def _good_lines(index: pl.Series, rejected_lines: pl.Series) -> pl.Series:
+    """Line numbers of parsed rows from their 0-based positions in the parsed file, which holds the file's
+    lines from line 2 on, in order, minus the rejected ones (``rejected_lines``, ascending).
+
+    The j-th rejected line (0-based) ``b_j`` has ``g_j = b_j - 2 - j`` parsed rows before it, so the row at
+    position ``i`` comes after the rejected lines with ``g_j <= i``: its line is ``i + 2 + #{j: g_j <= i}``.
+
+    >>> _good_lines(pl.Series([0, 1, 2, 3]), pl.Series([3, 4, 7])).to_list()
+    [2, 5, 6, 8]
+    """
+    g = rejected_lines.cast(pl.Int64) - 2 - pl.int_range(rejected_lines.len(), dtype=pl.Int64, eager=True)
+    before = g.search_sorted(index.cast(pl.Int64), side="right").cast(pl.Int64)
+    return (index.cast(pl.Int64) + 2 + before).alias("_line")
 
 
 def _resolve_candidates(cands: pl.DataFrame, source_file: str) -> tuple[pl.DataFrame, pl.DataFrame, int]:
@@ -350,6 +391,8 @@ def _resolve_candidates(cands: pl.DataFrame, source_file: str) -> tuple[pl.DataF
     key = list(ROW_KEY)
     # Autumn repeated local hour: the 2nd line of one series' same local time is the later instant.
     rank = pl.col("_line").rank("ordinal").over(key)
+    if "_amb" not in cands.columns:
+        cands = cands.with_columns(_amb=pl.lit(False))
     cands = cands.with_columns(
         start_utc=pl.when(pl.col("_amb") & (rank == 2)).then(pl.col("start_utc") + pl.duration(hours=1))
         .otherwise(pl.col("start_utc"))
@@ -358,10 +401,22 @@ def _resolve_candidates(cands: pl.DataFrame, source_file: str) -> tuple[pl.DataF
     return kept.rename({"line": "_line"}), conflicts, n_dup
 
 
+#: Parquet metadata key holding the values every row of a streamed staged file shares (JSON).
+CONSTANTS_KEY = "mobility.constants"
+
+
 def _sink_parsed(csv_path: Path, lay: _Layout, tz: str, source_file: str, now: dt.datetime | None,
-                 seq: int | None, out: Path) -> list[tuple[str, str, str]]:
-    plan, checks = _parse_plan(csv_path, lay, tz, source_file, now or utc_now(), seq)
-    plan.sink_parquet(out, compression="lz4", statistics=True)
+                 seq: int | None, out: Path, rejected_out: Path) -> list[tuple[str, str, str]]:
+    """One pass over the CSV writing the parsed rows to ``out`` and the rejected ones to ``rejected_out``."""
+    import json
+
+    good, bad, const, checks = _parse_plan(csv_path, lay, tz, source_file, now or utc_now(), seq)
+    # Both sinks run over one scan of the file (collect_all shares the common plan).
+    pl.collect_all([
+        good.sink_parquet(out, compression="lz4", statistics=True, metadata={CONSTANTS_KEY: json.dumps(const)},
+                          lazy=True),
+        bad.sink_parquet(rejected_out, compression="lz4", lazy=True),
+    ], engine="streaming")
     return checks
 
 
@@ -384,8 +439,9 @@ def stream_long_csv(
     path: str | Path, accepted_out: Path, quarantine_out: Path, *, tz: str | None = None,
     seq: int | None = None, work_dir: Path | None = None, now: dt.datetime | None = None,
 ) -> StreamStats:
-    """Stream a long CSV to ``accepted_out`` (canonical + optional columns, plus ``_seq`` when given) and
-    ``quarantine_out`` (QUARANTINE_SCHEMA); both written aside then renamed. Returns the accounting."""
+    """Stream a long CSV to ``accepted_out`` (read it with :func:`scan_staged`: canonical + optional columns,
+    plus ``_seq`` when given) and ``quarantine_out`` (QUARANTINE_SCHEMA); both written aside then renamed.
+    Returns the accounting."""
     path = Path(path)
     tz = tz or "Europe/Paris"
     lay, encoding = _layout(path, tz)
@@ -396,9 +452,10 @@ def stream_long_csv(
         accepted_out.parent.mkdir(parents=True, exist_ok=True)
         quarantine_out.parent.mkdir(parents=True, exist_ok=True)
         parsed = accepted_out.with_name(f".{accepted_out.name}.{uuid.uuid4().hex}.parsed")
+        rejected = work / ".rejected.parquet"
         try:
             try:
-                checks = _sink_parsed(csv_path, lay, tz, source_file, now, seq, parsed)
+                checks = _sink_parsed(csv_path, lay, tz, source_file, now, seq, parsed, rejected)
             except pl.exceptions.PolarsError as exc:
                 msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 if "more fields" in msg:
@@ -408,43 +465,39 @@ def stream_long_csv(
                 if "utf" not in msg.lower():
                     raise IngestError(path, f"a readable '{lay.sep}'-delimited long CSV", found=msg) from exc
                 csv_path = _transcode(path, work)
-                checks = _sink_parsed(csv_path, lay, tz, source_file, now, seq, parsed)
-            scan = pl.scan_parquet(parsed)
-            totals = scan.select(pl.len().alias("n"), pl.col("_code").is_not_null().sum().alias("bad")).collect().row(0)
-            rows_read, n_bad = int(totals[0]), int(totals[1])
-            dup_h = _duplicated_hashes(parsed, rows_read)
+                checks = _sink_parsed(csv_path, lay, tz, source_file, now, seq, parsed, rejected)
+            n_good = pl.scan_parquet(parsed).select(pl.len()).collect().item()
+            n_bad = pl.scan_parquet(rejected).select(pl.len()).collect().item()
+            rows_read = n_good + n_bad
+            dup_h = _duplicated_hashes(parsed, n_good)
             conflicts = pl.DataFrame(schema=QUARANTINE_SCHEMA)
-            n_dup, n_kept = 0, 0
+            n_dup, n_kept, n_cand = 0, 0, 0
             fix = fix_path(accepted_out)
             fix.unlink(missing_ok=True)
             if dup_h.len():
                 # Rows whose key repeats are resolved exactly and written beside the staged file; the
-                # staged file keeps every parsed row, and readers skip rejected ones (scan_staged).
+                # staged file keeps every parsed row, and scan_staged skips the repeated ones.
                 # In buckets of hashes, so that a file made mostly of duplicates stays bounded too.
                 buckets = max(1, -(-dup_h.len() // (BUCKET_ROWS // 8)))
-                tmp = fix.with_name(f".{fix.name}.{uuid.uuid4().hex}.tmp")
-                writer, parts, n_cand = None, [], 0
+                full = _with_constants(pl.scan_parquet(parsed, row_index_name="_i"), parsed)
+                rejected_lines = pl.read_parquet(rejected, columns=["_line"])["_line"]
+                parts, conf_parts = [], []
                 for b in range(buckets):
                     hs = dup_h if buckets == 1 else dup_h.filter(dup_h % buckets == b)
-                    cands = scan.filter(pl.col("_code").is_null() & pl.col("_h").is_in(hs.implode())).collect()
+                    cands = full.filter(pl.col("_h").is_in(hs.implode())).collect()
+                    cands = cands.with_columns(_good_lines(cands["_i"], rejected_lines)).drop("_i")
                     kept, conf, nd = _resolve_candidates(cands, source_file)
                     n_cand, n_kept, n_dup = n_cand + cands.height, n_kept + kept.height, n_dup + nd
-                    parts.append(conf)
-                    table = kept.select([*_staged_columns(seq), "_h"]).to_arrow()
-                    if writer is None:
-                        import pyarrow.parquet as pq
-
-                        writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
-                    writer.write_table(table)
-                writer.close()
-                os.replace(tmp, fix)
-                conflicts = pl.concat(parts)
-            else:
-                n_cand = 0
+                    conf_parts.append(conf)
+                    part = work / f".fix-{b}.parquet"
+                    kept.select([*_staged_columns(seq), "_h"]).write_parquet(part, compression="lz4")
+                    parts.append(part)
+                write_parquet_atomic(pl.scan_parquet(parts), fix)
+                conflicts = pl.concat(conf_parts)
             if n_bad and conflicts.is_empty():
-                quarantine = _quarantine(scan, checks, source_file)  # already in line order: no sort
+                quarantine = _quarantine(pl.scan_parquet(rejected), checks, source_file)  # in line order
             elif n_bad:
-                quarantine = pl.concat([_quarantine(scan, checks, source_file),
+                quarantine = pl.concat([_quarantine(pl.scan_parquet(rejected), checks, source_file),
                                         conflicts.lazy().cast(dict(QUARANTINE_SCHEMA))]).sort("line")
             else:
                 quarantine = conflicts.lazy().select(list(QUARANTINE_SCHEMA)).cast(dict(QUARANTINE_SCHEMA)).sort("line")
@@ -471,21 +524,51 @@ def _staged_columns(seq: int | None) -> list[str]:
     return [*COUNTS_SCHEMA, *OPTIONAL_SCHEMA, *(["_seq"] if seq is not None else [])]
 
 
+_STAGED_TYPES = {**COUNTS_SCHEMA, **OPTIONAL_SCHEMA, "_seq": pl.Int32}
+
+
+def _with_constants(lf: pl.LazyFrame, path: Path) -> pl.LazyFrame:
+    """``lf`` (a scan of the streamed staged file ``path``) with the columns its metadata holds once added
+    back, every staged column in its canonical type."""
+    import json
+
+    meta = pl.read_parquet_metadata(path)
+    if CONSTANTS_KEY not in meta:
+        return lf
+    const = json.loads(meta[CONSTANTS_KEY])
+    names = lf.collect_schema().names()
+    add = []
+    for name, dtype in _STAGED_TYPES.items():
+        if name in names:
+            continue
+        if name not in const:
+            if name == "_seq":
+                continue
+            add.append(pl.lit(None, dtype).alias(name))
+        elif isinstance(const[name], dict):
+            add.append(pl.col(const[name]["column"]).cast(dtype).alias(name))
+        else:
+            add.append(pl.lit(const[name], dtype).alias(name))
+    return lf.with_columns(add)
+
+
 def scan_staged(path: Path) -> pl.LazyFrame:
     """The accepted rows of a staged file, whichever way it was staged (canonical + optional columns and
-    ``_seq`` when present): rows of a streamed file with a problem code, or whose key repeats, are
-    skipped, and the resolved rows of its ``.fix.parquet`` companion are added."""
-    lf = pl.scan_parquet(path)
+    ``_seq`` when present). A streamed file keeps the values shared by every row in its metadata (added
+    back here) and its rows whose key repeats are skipped: their resolved versions are in its
+    ``.fix.parquet`` companion, added here. (A file streamed by an earlier version also holds rejected
+    rows, with a problem code: they are skipped.)"""
+    path = Path(path)
+    lf = _with_constants(pl.scan_parquet(path), path)
     names = lf.collect_schema().names()
     cols = [c for c in _staged_columns(0) if c in names]
-    if "_code" not in names:
+    if "_code" in names:
+        lf = lf.filter(pl.col("_code").is_null())
+    fix = fix_path(path)
+    if "_h" not in names or not fix.exists():
         return lf.select(cols)
-    keep = pl.col("_code").is_null()
-    fix = fix_path(Path(path))
-    if not fix.exists():
-        return lf.filter(keep).select(cols)
     fixed = pl.read_parquet(fix)
-    return pl.concat([lf.filter(keep & ~pl.col("_h").is_in(fixed["_h"].unique().implode())).select(cols),
+    return pl.concat([lf.filter(~pl.col("_h").is_in(fixed["_h"].unique().implode())).select(cols),
                       fixed.lazy().select(cols)])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -16,9 +17,9 @@ import pytest
 from sensors_io.detect import detect_format, discover
 from sensors_io.errors import IngestError
 from sensors_io.readers import REASON_FUTURE
-from sensors_io.readers.long_csv import read_long_csv, scan_staged
+from sensors_io.readers.long_csv import _good_lines, read_long_csv, scan_staged
 from sensors_io.schema import COUNTS_SCHEMA, QUARANTINE_SCHEMA
-from sensors_io.staging import read_manifest, select_counts, stage_paths
+from sensors_io.staging import read_manifest, select_counts, source_key, stage_paths
 
 UTC = dt.UTC
 
@@ -67,6 +68,37 @@ def test_values_duplicates_and_quarantine(tmp_path: Path) -> None:
     assert reasons[4].startswith("unknown mode: expected one of car, heavy")
     assert reasons[5] == REASON_FUTURE
     assert set(r.quarantine["source_file"]) == {str(f)}
+
+
+def test_conflict_lines_after_rejected_lines(tmp_path: Path) -> None:
+    # Parsed rows carry no line number; a duplicate's line is recovered from the rejected lines before it.
+    f = _write(tmp_path, "\n".join([
+        "sensor_id,ts,count",
+        "A,2025-01-06T00:00:00Z,x",    # 2 rejected
+        "A,2025-01-06T01:00:00Z,-4",   # 3 rejected
+        "A,2025-01-06T02:00:00Z,1",    # 4 conflicts with 8
+        "A,2025-01-06T03:00:00Z,n/a",  # 5 rejected
+        "A,2025-01-06T03:00:00Z,2",    # 6 exact copy of 9
+        "A,nonsense,3",                # 7 rejected
+        "A,2025-01-06T02:00:00Z,5",    # 8 kept (last line)
+        "A,2025-01-06T03:00:00Z,2",    # 9
+    ]) + "\n")
+    r = read_long_csv(f)
+    assert (r.rows_read, r.accepted.height, r.quarantine.height, r.duplicates) == (8, 2, 5, 1)
+    assert r.accepted.select("count").to_series().to_list() == [5.0, 2.0]
+    q = r.quarantine.select("line", "column", "reason").rows()
+    assert [x[:2] for x in q] == [(2, "count"), (3, "count"), (4, "count"), (5, "count"), (7, "ts")]
+    assert q[2][2].startswith("conflicting duplicate: line 8 kept")
+
+
+def test_good_lines_match_a_brute_force_count() -> None:
+    rng = random.Random(7)
+    for _ in range(200):
+        n = rng.randint(1, 60)
+        bad = sorted(rng.sample(range(2, n + 2), rng.randint(0, n)))
+        good = [line for line in range(2, n + 2) if line not in set(bad)]
+        idx = pl.Series(range(len(good)), dtype=pl.Int64)
+        assert _good_lines(idx, pl.Series(bad, dtype=pl.Int64)).to_list() == good
 
 
 @pytest.mark.parametrize(
@@ -177,6 +209,16 @@ def test_staging_skips_rejected_rows_and_is_idempotent(tmp_path: Path) -> None:
     # Again: nothing changes, nothing is read.
     again = stage_paths([f], lake).sources[0]
     assert again.already_staged and len(read_manifest(lake)) == 1
+    # The same bytes under another name are parsed while hashed, then found staged and discarded.
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(f.read_bytes())
+    other = stage_paths([copy], lake).sources[0]
+    assert other.already_staged and other.key == rep.key and len(read_manifest(lake)) == 1
+    assert sorted(p.name for p in (lake / "staging").iterdir() if p.suffix == ".parquet") == [
+        f"{rep.key}.fix.parquet", f"{rep.key}.parquet"]
+    assert [p.name for p in (lake / "quarantine").iterdir()] == [f"{rep.key}.parquet"]
+    # The key is the content's: staged under a pending name while hashing, filed under source_key.
+    assert rep.key == source_key("long_csv", [f])
 
 
 def _gen(path: Path, days: int) -> int:
