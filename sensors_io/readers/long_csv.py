@@ -46,7 +46,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from sensors_io.errors import IngestError
@@ -365,9 +364,8 @@ def _duplicated_hashes(parsed: Path, rows: int) -> pl.Series:
         scan = pl.scan_parquet(parsed).select("_h")
         if buckets > 1:
             scan = scan.filter((pl.col("_h") % buckets) == b)
-        # NumPy's sort of 7 M integers takes ~0.3 s of CPU against ~0.5 s for Polars' (measured here).
-        h = np.sort(scan.collect()["_h"].to_numpy())
-        found.append(pl.Series("_h", np.unique(h[1:][h[1:] == h[:-1]]), pl.UInt64))
+        h = scan.collect()["_h"].sort(multithreaded=True)
+        found.append(h.filter(h == h.shift(1)).unique())
     return pl.concat(found) if found else pl.Series("_h", [], pl.UInt64)
 
 
