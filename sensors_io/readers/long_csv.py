@@ -356,17 +356,23 @@ def _quarantine(scan: pl.LazyFrame, checks: list[tuple[str, str, str]], source_f
     ).cast(dict(QUARANTINE_SCHEMA))
 
 
-def _duplicated_hashes(parsed: Path, rows: int) -> pl.Series:
-    """Key hashes that occur more than once in the parsed file (bucketed when big)."""
+def _duplicated_hashes(parsed: Path, rows: int) -> tuple[pl.Series, dt.datetime | None, dt.datetime | None]:
+    """Key hashes that occur more than once in the parsed file (bucketed when big), and the first and last
+    ``start_utc`` of its rows, read in the same pass."""
     buckets = max(1, -(-rows // BUCKET_ROWS))
-    found = []
+    found, lows, highs = [], [], []
     for b in range(buckets):
-        scan = pl.scan_parquet(parsed).select("_h")
+        scan = pl.scan_parquet(parsed).select("_h", "start_utc")
         if buckets > 1:
             scan = scan.filter((pl.col("_h") % buckets) == b)
-        h = scan.collect()["_h"].sort(multithreaded=True)
+        frame = scan.collect()
+        lows.append(frame["start_utc"].min())
+        highs.append(frame["start_utc"].max())
+        h = frame["_h"].sort(multithreaded=True)
         found.append(h.filter(h == h.shift(1)).unique())
-    return pl.concat(found) if found else pl.Series("_h", [], pl.UInt64)
+    lows, highs = [x for x in lows if x is not None], [x for x in highs if x is not None]
+    return (pl.concat(found) if found else pl.Series("_h", [], pl.UInt64),
+            min(lows) if lows else None, max(highs) if highs else None)
 
 
 def _good_lines(index: pl.Series, rejected_lines: pl.Series) -> pl.Series:
@@ -469,7 +475,7 @@ def stream_long_csv(
             n_good = pl.scan_parquet(parsed).select(pl.len()).collect().item()
             n_bad = pl.scan_parquet(rejected).select(pl.len()).collect().item()
             rows_read = n_good + n_bad
-            dup_h = _duplicated_hashes(parsed, n_good)
+            dup_h, first_utc, last_utc = _duplicated_hashes(parsed, n_good)
             conflicts = pl.DataFrame(schema=QUARANTINE_SCHEMA)
             n_dup, n_kept, n_cand = 0, 0, 0
             fix = fix_path(accepted_out)
@@ -487,6 +493,12 @@ def stream_long_csv(
                     cands = full.filter(pl.col("_h").is_in(hs.implode())).collect()
                     cands = cands.with_columns(_good_lines(cands["_i"], rejected_lines)).drop("_i")
                     kept, conf, nd = _resolve_candidates(cands, source_file)
+                    # The accepted rows' bounds: the parsed rows' bounds, widened by the resolved copies (a
+                    # repeated key's own instant is among them; an autumn hour's second copy moves later).
+                    if kept.height:
+                        lo, hi = kept["start_utc"].min(), kept["start_utc"].max()
+                        first_utc = lo if first_utc is None else min(first_utc, lo)
+                        last_utc = hi if last_utc is None else max(last_utc, hi)
                     n_cand, n_kept, n_dup = n_cand + cands.height, n_kept + kept.height, n_dup + nd
                     conf_parts.append(conf)
                     part = work / f".fix-{b}.parquet"
@@ -506,9 +518,7 @@ def stream_long_csv(
         finally:
             parsed.unlink(missing_ok=True)
     accepted = rows_read - n_bad - n_cand + n_kept
-    bounds = scan_staged(accepted_out).select(pl.col("start_utc").min().alias("a"),
-                                              pl.col("start_utc").max().alias("b")).collect().row(0)
-    stats = StreamStats(rows_read, accepted, n_bad + conflicts.height, n_dup, bounds[0], bounds[1])
+    stats = StreamStats(rows_read, accepted, n_bad + conflicts.height, n_dup, first_utc, last_utc)
     if stats.accepted + stats.quarantined + stats.duplicates != stats.rows_read:
         raise AssertionError(f"{path}: rows read {rows_read} != accepted {stats.accepted} + quarantined "
                              f"{stats.quarantined} + duplicates {n_dup}")
