@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -73,6 +74,12 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_s() -> float:
+    """CPU seconds used by this process so far (user + system, all threads)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def _anon_kb() -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("RssAnon:"):
@@ -92,7 +99,7 @@ def run_engine(engine: str, csv: Path, work: Path) -> dict:
             time.sleep(0.002)
 
     threading.Thread(target=sample, daemon=True).start()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_s()
     if engine == "mobility":
         from sensors_io.staging import stage_paths
 
@@ -119,8 +126,8 @@ def run_engine(engine: str, csv: Path, work: Path) -> dict:
         rows, extra = con.execute(f"SELECT count(*) FROM '{work / 'duck.parquet'}'").fetchone()[0], {}
     else:
         raise SystemExit(f"unknown engine {engine}")
-    seconds = time.perf_counter() - t0
-    return {"engine": engine, "seconds": seconds, "rows": rows, "rss_mb": _rss_mb(), "anon_mb": anon[0] / 1024, **extra}
+    seconds, cpu = time.perf_counter() - t0, _cpu_s() - c0
+    return {"engine": engine, "seconds": seconds, "cpu_s": cpu, "rows": rows, "rss_mb": _rss_mb(), "anon_mb": anon[0] / 1024, **extra}
 
 
 def _child(engine: str, csv: Path) -> dict:
@@ -150,24 +157,29 @@ def main() -> None:
         generate(csv, args.sensors)
     size_mb = csv.stat().st_size / 1e6
     engines = ["mobility", "polars", "duckdb"]
+    load0 = f"{os.getloadavg()[0]:.2f}"
     runs: dict[str, list[dict]] = {e: [] for e in engines}
     for i in range(args.repeat):
         for e in engines:
             r = _child(e, csv)
             runs[e].append(r)
-            print(f"  run {i + 1} {e:9s} {r['seconds']:6.2f} s  {r['rss_mb']:6.0f} MB (anonymous {r['anon_mb']:.0f} MB)",
+            print(f"  run {i + 1} {e:9s} {r['seconds']:6.2f} s (CPU {r['cpu_s']:5.2f} s)  {r['rss_mb']:6.0f} MB (anonymous {r['anon_mb']:.0f} MB)",
                   flush=True)
 
     print(f"\nfile: {csv.name}, {size_mb:.0f} MB; medians of {args.repeat} alternated runs")
-    print("| engine | rows | wall (s) | rows/s | peak RSS (MB) | peak anonymous (MB) | vs bare Polars |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"load average before the runs: {load0}; after: {os.getloadavg()[0]:.2f} (2 cores: above ~0.5 other "
+          "work competes; the CPU column is less sensitive to it than wall time)")
+    print("| engine | rows | wall (s) | rows/s | CPU (s) | peak RSS (MB) | peak anonymous (MB) | vs bare Polars |")
+    print("|---|---|---|---|---|---|---|---|")
     base = statistics.median(r["seconds"] for r in runs["polars"])
     for e in engines:
         secs = statistics.median(r["seconds"] for r in runs[e])
         rss = max(r["rss_mb"] for r in runs[e])
         anon = max(r["anon_mb"] for r in runs[e])
         rows = runs[e][0]["rows"]
-        print(f"| {e} | {rows:,} | {secs:.2f} | {rows / secs / 1e6:.1f} M | {rss:.0f} | {anon:.0f} | {secs / base:.2f}× |")
+        cpu = statistics.median(r["cpu_s"] for r in runs[e])
+        print(f"| {e} | {rows:,} | {secs:.2f} | {rows / secs / 1e6:.1f} M | {cpu:.2f} | {rss:.0f} | {anon:.0f} "
+              f"| {secs / base:.2f}× |")
     m = runs["mobility"][0]
     print(f"\nmobility accounting: read {m['rows']:,} = accepted {m['accepted']:,} + quarantined "
           f"{m['quarantined']:,} + duplicates {m['duplicates']:,}")
