@@ -266,7 +266,10 @@ def _parse_plan(csv_path: Path, lay: _Layout, tz: str, source_file: str, now: dt
     if "site_id" in cols:
         typed_cols["site_id"] = text("site_id").fill_null(sensor)
     if "mode" in cols:
-        typed_cols["mode"] = text("mode")
+        # Parsed as an Enum of the canonical modes: the cast is the check (an unknown mode is null), and an
+        # Enum is written and hashed faster than text (~0.4 s of CPU per 7 M rows). scan_staged gives text.
+        typed_cols["_rm"] = text("mode")
+        typed_cols["mode"] = text("mode").cast(pl.Enum(list(MODES)), strict=False)
     if "direction" in cols:
         typed_cols["direction"] = text("direction").fill_null("both")
     if lay.interval_s is None:
@@ -286,7 +289,7 @@ def _parse_plan(csv_path: Path, lay: _Layout, tz: str, source_file: str, now: dt
                        f"local time does not exist in {tz} (clocks moved forward)"))
     checks.append((c("start_utc").is_null(), lay.time_column, "_rt", f"timestamp does not parse: expected {gap_reason}"))
     if "mode" in cols:
-        checks.append((~c("mode").is_in(list(MODES)), "mode", "mode", f"unknown mode: expected one of {', '.join(MODES)}"))
+        checks.append((c("mode").is_null(), "mode", "_rm", f"unknown mode: expected one of {', '.join(MODES)}"))
     if lay.interval_s is None:
         checks.append((c("interval_s").is_null() | (c("interval_s") <= 0), "interval_s", "_ri",
                        "interval_s: expected a positive whole number of seconds"))
@@ -549,10 +552,12 @@ def _with_constants(lf: pl.LazyFrame, path: Path) -> pl.LazyFrame:
     if CONSTANTS_KEY not in meta:
         return lf
     const = json.loads(meta[CONSTANTS_KEY])
-    names = lf.collect_schema().names()
+    schema = lf.collect_schema()
     add = []
     for name, dtype in _STAGED_TYPES.items():
-        if name in names:
+        if name in schema:
+            if schema[name] != dtype:  # mode is stored as an Enum
+                add.append(pl.col(name).cast(dtype))
             continue
         if name not in const:
             if name == "_seq":

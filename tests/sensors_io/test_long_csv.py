@@ -91,6 +91,15 @@ def test_conflict_lines_after_rejected_lines(tmp_path: Path) -> None:
     assert q[2][2].startswith("conflicting duplicate: line 8 kept")
 
 
+def test_a_missing_or_unknown_mode_is_quarantined(tmp_path: Path) -> None:
+    f = _write(tmp_path, "sensor_id,mode,ts,count,interval_s\nA,car,2025-01-06T00:00:00Z,1,3600\n"
+               "A,,2025-01-06T01:00:00Z,2,3600\nA,Car,2025-01-06T02:00:00Z,3,3600\nA,bike,2025-01-06T03:00:00Z,4,3600\n")
+    r = read_long_csv(f)
+    assert r.accepted.select("mode", "count").rows() == [("bike", 4.0), ("car", 1.0)]
+    assert r.accepted.schema["mode"] == pl.String
+    assert r.quarantine.select("line", "column", "value").rows() == [(3, "mode", None), (4, "mode", "Car")]
+
+
 def test_good_lines_match_a_brute_force_count() -> None:
     rng = random.Random(7)
     for _ in range(200):
