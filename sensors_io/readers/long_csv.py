@@ -230,8 +230,8 @@ def _ragged_line(path: Path, sep: str, encoding: str) -> tuple[int, int]:
 def _parse_plan(csv_path: Path, lay: _Layout, tz: str, source_file: str, now: dt.datetime,
                 seq: int | None = None) -> tuple[pl.LazyFrame, pl.LazyFrame, dict[str, object], list[tuple[str, str, str]]]:
     """Every line parsed and checked, as two plans over one scan: the rows without problems (the columns the
-    file varies, in file order, ``_amb`` for naive times: an ambiguous autumn local time, and the key hash
-    ``_h``), and the rejected rows (``_line``, the first problem's code ``_code`` and raw texts); with the
+    file varies, in file order, and ``_amb`` for naive times: an ambiguous autumn local time), and the
+    rejected rows (``_line``, the first problem's code ``_code`` and raw texts); with the
     values that are the same for every row, and the checks ``(column, raw field, reason)`` the codes index."""
     lf = pl.scan_csv(
         csv_path, separator=lay.sep, infer_schema=False, row_index_name="_line", row_index_offset=2,
@@ -327,18 +327,11 @@ def _parse_plan(csv_path: Path, lay: _Layout, tz: str, source_file: str, now: dt
         varying.insert(-1, "interval_s")
     else:
         const["interval_s"] = lay.interval_s
-    # The key hash covers the key columns the file varies (a constant direction or interval adds nothing
-    # but hashing time: ~0.1 s per 7 M rows and column).
-    # Per-column hashes (seeded apart) combined by XOR cost a fifth of a struct's row hash; a collision only
-    # makes two different keys candidates, which the exact rule then keeps both of.
-    key_hash = c("sensor_id").hash(1) ^ c("start_utc").hash(2)
-    for seed, name in ((3, "mode"), (4, "direction"), (5, "interval_s")):
-        if name in varying:
-            key_hash = key_hash ^ c(name).hash(seed)
     ok = ~c("_bad")
     # Parsed rows carry no line number (writing one costs ~0.2 s per 7 M rows): the rows are in file order,
     # and the few that need one (duplicate candidates) get it back from the rejected rows' lines (_good_lines).
-    good = typed.filter(ok).select(*varying, *([] if lay.aware else ["_amb"]), _h=key_hash)
+    # Nor a key hash: the duplicate pass computes it from the key columns (storing it doubled the file).
+    good = typed.filter(ok).select(*varying, *([] if lay.aware else ["_amb"]))
     # Rejected rows keep their problem's code and raw texts; column names, values and reasons are looked
     # up for those rows alone when the quarantine is written (:func:`_quarantine`).
     bad = typed.filter(c("_bad")).select("_line", _code=code,
@@ -362,13 +355,25 @@ def _quarantine(scan: pl.LazyFrame, checks: list[tuple[str, str, str]], source_f
     ).cast(dict(QUARANTINE_SCHEMA))
 
 
+def _key_hash(names: Sequence[str]) -> pl.Expr:
+    """A 64-bit hash of the row key over the key columns a parsed file has (the others are the same on
+    every row). Per-column hashes seeded apart and combined by XOR cost a fifth of a struct's row hash; a
+    collision only makes two different keys candidates, and the exact rule then keeps both."""
+    h = pl.col("sensor_id").hash(1) ^ pl.col("start_utc").hash(2)
+    for seed, name in ((3, "mode"), (4, "direction"), (5, "interval_s")):  # ROW_KEY's other columns
+        if name in names:
+            h = h ^ pl.col(name).hash(seed)
+    return h.alias("_h")
+
+
 def _duplicated_hashes(parsed: Path, rows: int) -> tuple[pl.Series, dt.datetime | None, dt.datetime | None]:
     """Key hashes that occur more than once in the parsed file (bucketed when big), and the first and last
     ``start_utc`` of its rows, read in the same pass."""
     buckets = max(1, -(-rows // BUCKET_ROWS))
     found, lows, highs = [], [], []
+    names = pl.scan_parquet(parsed).collect_schema().names()
     for b in range(buckets):
-        scan = pl.scan_parquet(parsed).select("_h", "start_utc")
+        scan = pl.scan_parquet(parsed).select(_key_hash(names), "start_utc")
         if buckets > 1:
             scan = scan.filter((pl.col("_h") % buckets) == b)
         frame = scan.collect()
@@ -491,12 +496,13 @@ def stream_long_csv(
                 # staged file keeps every parsed row, and scan_staged skips the repeated ones.
                 # In buckets of hashes, so that a file made mostly of duplicates stays bounded too.
                 buckets = max(1, -(-dup_h.len() // (BUCKET_ROWS // 8)))
-                full = _with_constants(pl.scan_parquet(parsed, row_index_name="_i"), parsed)
+                scan = pl.scan_parquet(parsed, row_index_name="_i")
+                key_hash = _key_hash(scan.collect_schema().names())
                 rejected_lines = pl.read_parquet(rejected, columns=["_line"])["_line"]
                 parts, conf_parts = [], []
                 for b in range(buckets):
                     hs = dup_h if buckets == 1 else dup_h.filter(dup_h % buckets == b)
-                    cands = full.filter(pl.col("_h").is_in(hs.implode())).collect()
+                    cands = _with_constants(scan.filter(key_hash.is_in(hs.implode())), parsed).collect()
                     cands = cands.with_columns(_good_lines(cands["_i"], rejected_lines)).drop("_i")
                     kept, conf, nd = _resolve_candidates(cands, source_file)
                     # The accepted rows' bounds: the parsed rows' bounds, widened by the resolved copies (a
@@ -508,7 +514,7 @@ def stream_long_csv(
                     n_cand, n_kept, n_dup = n_cand + cands.height, n_kept + kept.height, n_dup + nd
                     conf_parts.append(conf)
                     part = work / f".fix-{b}.parquet"
-                    kept.select([*_staged_columns(seq), "_h"]).write_parquet(part, compression="lz4")
+                    kept.select(_staged_columns(seq)).write_parquet(part, compression="lz4")
                     parts.append(part)
                 write_parquet_atomic(pl.scan_parquet(parts), fix)
                 conflicts = pl.concat(conf_parts)
@@ -573,9 +579,9 @@ def _with_constants(lf: pl.LazyFrame, path: Path) -> pl.LazyFrame:
 def scan_staged(path: Path) -> pl.LazyFrame:
     """The accepted rows of a staged file, whichever way it was staged (canonical + optional columns and
     ``_seq`` when present). A streamed file keeps the values shared by every row in its metadata (added
-    back here) and its rows whose key repeats are skipped: their resolved versions are in its
-    ``.fix.parquet`` companion, added here. (A file streamed by an earlier version also holds rejected
-    rows, with a problem code: they are skipped.)"""
+    back here), and its rows whose key repeats are replaced by their resolved versions, kept in its
+    ``.fix.parquet`` companion. (A file streamed by an earlier version also holds rejected rows, with a
+    problem code: they are skipped.)"""
     path = Path(path)
     lf = _with_constants(pl.scan_parquet(path), path)
     names = lf.collect_schema().names()
@@ -583,11 +589,10 @@ def scan_staged(path: Path) -> pl.LazyFrame:
     if "_code" in names:
         lf = lf.filter(pl.col("_code").is_null())
     fix = fix_path(path)
-    if "_h" not in names or not fix.exists():
+    if not fix.exists():
         return lf.select(cols)
-    fixed = pl.read_parquet(fix)
-    return pl.concat([lf.filter(~pl.col("_h").is_in(fixed["_h"].unique().implode())).select(cols),
-                      fixed.lazy().select(cols)])
+    fixed = pl.scan_parquet(fix).select(cols)
+    return pl.concat([lf.select(cols).join(fixed.select(ROW_KEY).unique(), on=list(ROW_KEY), how="anti"), fixed])
 
 
 def read_long_csv(path: str | Path, *, tz: str | None = None) -> ReadResult:

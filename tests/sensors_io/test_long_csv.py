@@ -100,6 +100,24 @@ def test_a_missing_or_unknown_mode_is_quarantined(tmp_path: Path) -> None:
     assert r.quarantine.select("line", "column", "value").rows() == [(3, "mode", None), (4, "mode", "Car")]
 
 
+def test_the_key_ignores_site_and_covers_direction_and_interval(tmp_path: Path) -> None:
+    # ROW_KEY is sensor, mode, direction, start, interval: the same key under two site ids is one
+    # measurement (the last line wins); another direction or interval is another measurement.
+    f = _write(tmp_path, "\n".join([
+        "site_id,sensor_id,mode,direction,ts,interval_s,count",
+        "S1,A,car,N,2025-01-06T00:00:00Z,3600,1",   # 2 exact copy of 3 but for the site
+        "S2,A,car,N,2025-01-06T00:00:00Z,3600,1",   # 3 kept
+        "S1,A,car,S,2025-01-06T00:00:00Z,3600,1",   # 4 another direction
+        "S1,A,car,N,2025-01-06T00:00:00Z,900,2",    # 5 another interval
+        "S1,A,car,N,2025-01-06T00:00:00Z,900,3",    # 6 conflicts with 5: kept
+    ]) + "\n")
+    r = read_long_csv(f)
+    assert (r.rows_read, r.accepted.height, r.quarantine.height, r.duplicates) == (5, 3, 1, 1)
+    assert r.accepted.select("site_id", "direction", "interval_s", "count").rows() == [
+        ("S1", "N", 900, 3.0), ("S2", "N", 3600, 1.0), ("S1", "S", 3600, 1.0)]
+    assert r.quarantine.select("line", "value").rows() == [(5, "2.0")]
+
+
 def test_good_lines_match_a_brute_force_count() -> None:
     rng = random.Random(7)
     for _ in range(200):
