@@ -18,14 +18,19 @@ time (required)           ``start_utc``, ``ts``, ``timestamp``, ``datetime`` or 
 How it stays fast and bounded (PERFORMANCE.md): the file is never held in memory.
 
 1. One streaming Polars plan parses every line (strings → types with one timestamp format detected
-   from the first rows, so the parse is a fixed-format one), tags each row with its first problem, and
-   a 64-bit hash of its key, and sinks the result to a temporary Parquet file.
-2. Duplicate keys are found from the hashes alone (8 bytes a row, sorted in buckets when the file is
-   big), so only rows whose key occurs twice are ever gathered and resolved exactly, by the shared rule
-   (:func:`sensors_io.readers.resolve_duplicates`: the last line wins, exact copies are duplicates,
-   conflicting copies go to quarantine).
-3. A second streaming plan writes the accepted rows, and rejected rows go to quarantine with line,
-   column, value and reason. ``rows read = accepted + quarantined + duplicates`` holds exactly.
+   from the first rows, so the parse is a fixed-format one; the mode as an Enum of the canonical modes),
+   judges it by the checks, and feeds two sinks from the one scan: the parsed rows go to the staged
+   Parquet file, and the rejected ones, with their line, problem code and raw text, to a temporary file.
+   The staged file holds only the columns the CSV varies: values the same on every row (source, file
+   name, staging order, a default mode, direction or interval, absent optional columns) are kept once
+   in its metadata and added back by :func:`scan_staged`.
+2. Duplicate keys are found from 64-bit hashes of the key columns (8 bytes a row, sorted in buckets
+   when the file is big), so only rows whose key occurs twice are ever gathered and resolved exactly, by
+   the shared rule (:func:`sensors_io.readers.resolve_duplicates`: the last line wins, exact copies are
+   duplicates, conflicting copies go to quarantine). The resolved rows are written beside the staged
+   file (``<key>.fix.parquet``), and :func:`scan_staged` serves them in place of the repeated ones.
+3. Rejected rows go to quarantine with line, column, value and reason.
+   ``rows read = accepted + quarantined + duplicates`` holds exactly.
 
 Naive local times: a local time that does not exist (the spring-forward hour) is quarantined; a local
 time that occurs twice (the autumn hour) takes the earlier offset on its first line and the later
