@@ -310,6 +310,48 @@ def report(home: str | None, lang: str) -> None:
 
 
 @cli.group()
+def fetch() -> None:
+    """Download counts from a vendor's API into the landing folder (the landing sensor ingests them)."""
+
+
+@fetch.command("telraam")
+@home_option
+@click.argument("segment")
+@click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), required=True, help="First UTC day.")
+@click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Last UTC day (included).")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Folder of the monthly JSON files (default: <home>/landing/telraam/device_SEGMENT/hourly).")
+@click.option("--ingest/--no-ingest", "then_ingest", default=False, show_default=True,
+              help="Ingest the downloaded months at once (otherwise the landing sensor or `mobility ingest` does).")
+@click.option("--base-url", default=None, help="API root (default: Telraam's; a test server's for tests).")
+def fetch_telraam(home: str | None, segment: str, first, last, out: str | None, then_ingest: bool,
+                  base_url: str | None) -> None:
+    """Hourly counts of one Telraam segment, key from $TELRAAM_API_KEY; months already there are merged."""
+    import datetime as dt
+
+    from sensors_io.telraam_api import DEFAULT_BASE_URL, TelraamAPIError, TelraamClient
+
+    s = load_settings(home)
+    start = first.replace(tzinfo=dt.UTC)
+    end = last.replace(tzinfo=dt.UTC) + dt.timedelta(days=1)
+    if end <= start:
+        raise click.BadParameter(f"--to {last:%Y-%m-%d} is before --from {first:%Y-%m-%d}")
+    folder = Path(out) if out else s.landing / "telraam" / f"device_{segment}" / "hourly"
+    try:
+        client = TelraamClient(base_url=base_url or DEFAULT_BASE_URL)
+        paths = client.download_segment(segment, start, end, folder)
+    except TelraamAPIError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _echo(f"Telraam segment {segment}: {len(paths)} month file(s) in {folder} "
+          f"({client.requests_sent} request(s))")
+    for path in paths:
+        _echo(f"  {path.name}")
+    if then_ingest and paths:
+        click.get_current_context().invoke(ingest, home=home, paths=tuple(str(p) for p in paths), fmt="telraam",
+                                           mapping=None, tz=None)
+
+
+@cli.group()
 def scenario() -> None:
     """Planning scenarios: YAML files of hypotheses applied to the baseline forecast."""
 

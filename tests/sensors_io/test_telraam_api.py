@@ -249,3 +249,47 @@ def test_download_merges_partial_months(api, shared_data, tmp_path) -> None:
     recorded = json.loads((_hourly(shared_data, V1) / "2026-03.json").read_text(encoding="utf-8"))["data"]
     assert 0 < len(first) < len(march) and march == recorded  # earlier hours kept, overlap not doubled
     assert len(json.loads(paths[1].read_text(encoding="utf-8"))["data"]) == 24
+
+
+def test_cli_fetch_writes_the_landing_folder(api, shared_data, tmp_path, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from pipelines.cli import cli
+
+    monkeypatch.setenv(API_KEY_ENV, KEY)
+    home = tmp_path / "home"
+    res = CliRunner().invoke(cli, ["fetch", "telraam", str(S2), "--from", "2026-02-01", "--to", "2026-04-30",
+                                   "--home", str(home), "--base-url", api.base_url])
+    assert res.exit_code == 0, res.output
+    folder = home / "landing" / "telraam" / f"device_{S2}" / "hourly"
+    assert sorted(p.name for p in folder.iterdir()) == ["2026-02.json", "2026-03.json", "2026-04.json"]
+    for path in folder.iterdir():
+        recorded = _hourly(shared_data, S2) / path.name
+        assert json.loads(path.read_text(encoding="utf-8"))["data"] == json.loads(recorded.read_text(encoding="utf-8"))["data"]
+    assert "3 month file(s)" in res.output and len(api.bodies) == 1  # 89 days: one request
+
+
+def test_cli_fetch_without_key_or_with_ingest(api, shared_data, tmp_path, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from pipelines.cli import cli
+    from sensors_io.staging import read_manifest
+
+    monkeypatch.delenv(API_KEY_ENV, raising=False)
+    home = tmp_path / "home"
+    args = ["fetch", "telraam", str(S2), "--from", "2026-03-02", "--to", "2026-03-03", "--home", str(home),
+            "--base-url", api.base_url]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 1 and "TELRAAM_API_KEY" in res.output and not (home / "landing").exists()
+    monkeypatch.setenv(API_KEY_ENV, KEY)
+    res = CliRunner().invoke(cli, [*args, "--ingest"])
+    assert res.exit_code == 0, res.output
+    month = home / "landing" / "telraam" / f"device_{S2}" / "hourly" / "2026-03.json"
+    expected = read_telraam_json(month)
+    # 2 days of hourly items, by hand from the recorded file
+    recorded = json.loads((_hourly(shared_data, S2) / "2026-03.json").read_text(encoding="utf-8"))["data"]
+    assert len(json.loads(month.read_text(encoding="utf-8"))["data"]) == sum(
+        "2026-03-02" <= i["date"][:10] <= "2026-03-03" for i in recorded)
+    (entry,) = read_manifest(home / "lake")
+    assert entry["files"] == [str(month)] and entry["rows_read"] == expected.rows_read > 0
+    assert "Rebuilding counts and quality flags for 2026-03-0" in res.output
