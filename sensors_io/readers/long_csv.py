@@ -371,24 +371,25 @@ def _key_hash(names: Sequence[str]) -> pl.Expr:
     return h.alias("_h")
 
 
-def _duplicated_hashes(parsed: Path, rows: int) -> tuple[pl.Series, dt.datetime | None, dt.datetime | None]:
-    """Key hashes that occur more than once in the parsed file (bucketed when big), and the first and last
-    ``start_utc`` of its rows, read in the same pass."""
+def _repeated_rows(parsed: Path, rows: int) -> tuple[pl.DataFrame, dt.datetime | None, dt.datetime | None]:
+    """Positions ``_i`` and key hashes ``_h`` of the parsed rows whose key hash occurs more than once (hashes
+    sorted in buckets when the file is big), and the first and last ``start_utc`` of the parsed rows,
+    read in the same pass."""
     buckets = max(1, -(-rows // BUCKET_ROWS))
     found, lows, highs = [], [], []
     names = pl.scan_parquet(parsed).collect_schema().names()
     for b in range(buckets):
-        scan = pl.scan_parquet(parsed).select(_key_hash(names), "start_utc")
+        scan = pl.scan_parquet(parsed, row_index_name="_i").select("_i", _key_hash(names), "start_utc")
         if buckets > 1:
             scan = scan.filter((pl.col("_h") % buckets) == b)
         frame = scan.collect()
         lows.append(frame["start_utc"].min())
         highs.append(frame["start_utc"].max())
         h = frame["_h"].sort(multithreaded=True)
-        found.append(h.filter(h == h.shift(1)).unique())
+        repeated = h.filter(h == h.shift(1)).unique()
+        found.append(frame.filter(pl.col("_h").is_in(repeated.implode())).select("_i", "_h"))
     lows, highs = [x for x in lows if x is not None], [x for x in highs if x is not None]
-    return (pl.concat(found) if found else pl.Series("_h", [], pl.UInt64),
-            min(lows) if lows else None, max(highs) if highs else None)
+    return pl.concat(found), min(lows) if lows else None, max(highs) if highs else None
 
 
 def _good_lines(index: pl.Series, rejected_lines: pl.Series) -> pl.Series:
@@ -491,23 +492,22 @@ def stream_long_csv(
             n_good = pl.scan_parquet(parsed).select(pl.len()).collect().item()
             n_bad = pl.scan_parquet(rejected).select(pl.len()).collect().item()
             rows_read = n_good + n_bad
-            dup_h, first_utc, last_utc = _duplicated_hashes(parsed, n_good)
+            repeated, first_utc, last_utc = _repeated_rows(parsed, n_good)
             conflicts = pl.DataFrame(schema=QUARANTINE_SCHEMA)
             n_dup, n_kept, n_cand = 0, 0, 0
             fix = fix_path(accepted_out)
             fix.unlink(missing_ok=True)
-            if dup_h.len():
-                # Rows whose key repeats are resolved exactly and written beside the staged file; the
-                # staged file keeps every parsed row, and scan_staged skips the repeated ones.
-                # In buckets of hashes, so that a file made mostly of duplicates stays bounded too.
-                buckets = max(1, -(-dup_h.len() // (BUCKET_ROWS // 8)))
+            if repeated.height:
+                # Rows whose key repeats are gathered by position, resolved exactly and written beside the
+                # staged file; scan_staged serves them in place of the staged file's copies. In buckets of
+                # key hashes, so that a file made mostly of duplicates stays bounded too.
+                buckets = max(1, -(-repeated["_h"].n_unique() // (BUCKET_ROWS // 8)))
                 scan = pl.scan_parquet(parsed, row_index_name="_i")
-                key_hash = _key_hash(scan.collect_schema().names())
                 rejected_lines = pl.read_parquet(rejected, columns=["_line"])["_line"]
                 parts, conf_parts = [], []
                 for b in range(buckets):
-                    hs = dup_h if buckets == 1 else dup_h.filter(dup_h % buckets == b)
-                    cands = _with_constants(scan.filter(key_hash.is_in(hs.implode())), parsed).collect()
+                    at = repeated if buckets == 1 else repeated.filter(pl.col("_h") % buckets == b)
+                    cands = _with_constants(scan.filter(pl.col("_i").is_in(at["_i"].implode())), parsed).collect()
                     cands = cands.with_columns(_good_lines(cands["_i"], rejected_lines)).drop("_i")
                     kept, conf, nd = _resolve_candidates(cands, source_file)
                     # The accepted rows' bounds: the parsed rows' bounds, widened by the resolved copies (a

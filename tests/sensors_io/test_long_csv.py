@@ -349,3 +349,23 @@ def test_detected_among_other_formats(tmp_path: Path) -> None:
     g = _write(tmp_path, "date_time,traffic_volume\n2025-01-06 08:00:00,1\n", "uci.csv")
     assert [s.format for s in discover([f, g])] == ["long_csv", "naive_csv"]
     assert [s.options for s in discover([f], tz="Asia/Tokyo")] == [(("tz", "Asia/Tokyo"),)]
+
+
+def test_bucketed_duplicate_resolution_matches_the_one_bucket_result(tmp_path: Path, monkeypatch) -> None:
+    """Big files sort key hashes and resolve candidates in buckets; the result must not depend on it."""
+    from sensors_io.readers import long_csv
+
+    rng = random.Random(3)
+    lines = ["sensor_id,mode,ts,count"]
+    for i in range(400):
+        s, m, h = rng.choice("ABCD"), rng.choice(["car", "bike"]), rng.randrange(30)
+        lines.append(f"{s},{m},2025-01-06T{h // 24 + 10:02d}:{h % 24:02d}:00Z,{rng.choice([1, 1, 2, 'x'])}")
+    f = _write(tmp_path, "\n".join(lines) + "\n")
+    one = read_long_csv(f)
+    monkeypatch.setattr(long_csv, "BUCKET_ROWS", 40)  # 10 hash buckets, candidates in several buckets
+    many = read_long_csv(f)
+    assert (one.rows_read, one.accepted.height, one.quarantine.height, one.duplicates) == (
+        many.rows_read, many.accepted.height, many.quarantine.height, many.duplicates)
+    assert one.rows_read == 400 and one.duplicates > 50 and one.accepted.height <= 4 * 2 * 30
+    assert one.accepted.equals(many.accepted)
+    assert one.quarantine.sort("line").equals(many.quarantine.sort("line"))
