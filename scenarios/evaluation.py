@@ -10,7 +10,8 @@ compare with what was observed:
 - ``cov80`` / ``cov95`` = share of those hours inside the 80 % / 95 % band (all series pooled).
 
 A series enters the table when it has at least 24 observed hours in the held-out week and seasonal-naive
-errs by at least :data:`MIN_NAIVE_MAE` per hour on them (else the series is empty that week). Run ``python -m scenarios.evaluation`` for the Markdown table.
+errs by at least :data:`MIN_NAIVE_MAE` per hour on them (else the series is empty that week). Run ``python -m scenarios.evaluation`` for the Markdown table
+(``--dev`` for the development cutoffs :data:`DEV_DATASETS` the methods were chosen on).
 """
 
 from __future__ import annotations
@@ -59,6 +60,24 @@ DATASETS: tuple[Dataset, ...] = (
             (D(2026, 5, 1), D(2026, 7, 1))),
     Dataset("paris_loops", "paris_comptages_routiers", "Europe/Paris", "FR", None, "C",
             (D(2024, 3, 1), D(2024, 10, 1))),
+)
+
+#: Development cutoffs: every method and hyper-parameter choice of the forecast (candidates, ensemble,
+#: number of backtest origins, interval calibration) was made on these weeks, never on :data:`DATASETS`'
+#: held-out weeks, which were scored once at the end. No dev week overlaps an evaluation week.
+#: ``python -m scenarios.evaluation --dev`` prints their table.
+DEV_DATASETS: tuple[Dataset, ...] = (
+    # I-94: ordinary weeks and weeks holding MLK day, Memorial Day, Labor Day, Thanksgiving, Christmas, 4 July
+    Dataset("uci_i94", "uci_metro_interstate", "America/Chicago", "US", "MN", "B",
+            (D(2012, 12, 14), D(2013, 1, 18), D(2013, 8, 29), D(2014, 1, 10), D(2014, 5, 22), D(2015, 9, 3),
+             D(2016, 9, 1), D(2016, 11, 20), D(2016, 12, 20), D(2017, 5, 25), D(2017, 6, 30), D(2017, 9, 15),
+             D(2018, 2, 9), D(2018, 8, 31)),
+            caps=(("all_vehicles", 9000.0),)),
+    Dataset("telraam_karlsruhe", "telraam_karlsruhe", "Europe/Berlin", "DE", "BW", "B",
+            (D(2026, 3, 13), D(2026, 4, 10), D(2026, 6, 5), D(2026, 7, 24), D(2026, 8, 7))),
+    Dataset("paris_loops", "paris_comptages_routiers", "Europe/Paris", "FR", None, "C",
+            (D(2023, 12, 15), D(2024, 1, 19), D(2024, 4, 26), D(2024, 6, 7), D(2024, 7, 12), D(2024, 9, 6),
+             D(2024, 11, 8))),
 )
 
 
@@ -165,6 +184,6 @@ if __name__ == "__main__":  # pragma: no cover
 
     root = Path(os.environ.get("MOBILITY_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
     t = time.perf_counter()
-    tab, rows = evaluation_table(root)
+    tab, rows = evaluation_table(root, DEV_DATASETS if "--dev" in sys.argv[1:] else DATASETS)
     print(to_markdown(tab, rows))
     print(f"\n{time.perf_counter() - t:.0f} s", file=sys.stderr)

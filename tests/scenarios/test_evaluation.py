@@ -1,9 +1,10 @@
-"""Held-out accuracy on the real public hourly series (slow: about 2–3 minutes on 2 cores).
+"""Held-out accuracy on the real public hourly series (slow: about 3–10 minutes on 2 shared cores).
 
 Issue #4 asks for a mean MASE against weekly seasonal-naive <= 0.80 and 80 % coverage in [0.75, 0.85].
-Measured on this code (docs/forecasting.md, README table): mean MASE 0.869, cov80 0.728, cov95 0.917 over
-25 (series, cutoff) pairs — the target is NOT met yet. This test guards what is reached (no regression)
-and the rules that must always hold; tighten the two bounds marked TARGET when the model gets there.
+The methods were chosen on the development cutoffs (``DEV_DATASETS``), then this table was computed once
+(docs/forecasting.md, README table): mean MASE 0.829, cov80 0.783, cov95 0.947 over 25 (series, cutoff)
+pairs — the coverage aim is met, the MASE aim is NOT met yet. This test guards what is reached (no
+regression) and the rules that must always hold; tighten the bound marked TARGET when the model gets there.
 """
 
 from __future__ import annotations
@@ -11,7 +12,20 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from scenarios.evaluation import DATASETS, evaluation_table, overall, to_markdown
+from scenarios.evaluation import DATASETS, DEV_DATASETS, HORIZON_H, evaluation_table, overall, to_markdown
+
+
+def test_development_weeks_are_not_evaluation_weeks() -> None:
+    # Methods were chosen on DEV_DATASETS; no held-out week of DATASETS may overlap a dev week.
+    assert [d.name for d in DEV_DATASETS] == [d.name for d in DATASETS]
+    for dev, ev in zip(DEV_DATASETS, DATASETS, strict=True):
+        assert (dev.folder, dev.tz, dev.country, dev.subdiv, dev.zone, dev.caps) == (
+            ev.folder, ev.tz, ev.country, ev.subdiv, ev.zone, ev.caps)
+        days = HORIZON_H // 24
+        for a in dev.cutoffs:
+            for b in ev.cutoffs:
+                assert abs((a - b).days) >= days, (dev.name, a, b)  # the 7 days after each cutoff are disjoint
+    assert sum(len(d.cutoffs) for d in DEV_DATASETS) == 26
 
 
 @pytest.mark.slow
@@ -21,9 +35,9 @@ def test_real_series_forecasts_against_seasonal_naive(shared_data) -> None:
     assert table.height == sum(len(d.cutoffs) for d in DATASETS) == 10
     assert (table["series"] >= 1).all()
     o = overall(table, per)
-    assert o["mase"] <= 0.90, o  # TARGET 0.80 (issue #4); measured 0.869
-    assert 0.70 <= o["cov80"] <= 0.85, o  # TARGET [0.75, 0.85]; measured 0.728
-    assert 0.85 <= o["cov95"] <= 0.99 and o["cov95"] > o["cov80"], o
+    assert o["mase"] <= 0.85, o  # TARGET 0.80 (issue #4); measured 0.829
+    assert 0.75 <= o["cov80"] <= 0.85, o  # issue #4's aim; measured 0.783
+    assert 0.90 <= o["cov95"] <= 0.99 and o["cov95"] > o["cov80"], o  # measured 0.947
     # a series that ships seasonal-naive scores exactly 1 against it (the same forecast)
     naive = per.filter(pl.col("model") == "seasonal_naive_168h")
     assert (naive["mase"] == 1.0).all()
