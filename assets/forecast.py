@@ -8,11 +8,21 @@ import polars as pl
 
 from assets.aggregate import hourly_counts
 from pipelines.resources import LakeResource
-from scenarios.forecast import FORECAST_SCHEMA, SCORES_SCHEMA, fit_baseline, save_model
+from scenarios.forecast import DEFAULT_MODELS, FORECAST_SCHEMA, SCORES_SCHEMA, fit_baseline, save_model
+from scenarios.models import STAT_MODELS
 
 MODEL_FILE = "models/baseline.pkl"
 #: The baseline looks one week ahead of the last observed hour.
 HORIZON_HOURS = 168
+
+
+class ForecastConfig(dg.Config):
+    """Which candidates compete (set in the launchpad of the Dagster UI, or `mobility forecast --statsmodels`)."""
+
+    statsmodels: bool = False
+    """Also fit the statsmodels candidates (MSTL + ETS, UnobservedComponents) per series. Off by default:
+    they lost to seasonal-naive on the development weeks (docs/forecasting.md) and cost 0.3–2 s per series
+    and backtest origin; they run while there are at most 100 series."""
 
 
 @dg.multi_asset(
@@ -29,7 +39,7 @@ HORIZON_HOURS = 168
     deps=[hourly_counts],
     can_subset=False,
 )
-def baseline_forecast(context: dg.AssetExecutionContext, lake: LakeResource):
+def baseline_forecast(context: dg.AssetExecutionContext, config: ForecastConfig, lake: LakeResource):
     """Fit on every hour in the lake, backtest, keep per series the model that beats seasonal-naive."""
     hourly = pl.read_parquet(lake.dataset("hourly") / "*.parquet")
     if hourly["count"].drop_nulls().is_empty():
@@ -41,7 +51,8 @@ def baseline_forecast(context: dg.AssetExecutionContext, lake: LakeResource):
         yield dg.Output(pl.DataFrame(schema=FORECAST_SCHEMA), output_name="baseline_forecast", metadata={"note": note})
         yield dg.Output(pl.DataFrame(schema=SCORES_SCHEMA), output_name="forecast_scores", metadata={"note": note})
         return
-    model = fit_baseline(hourly, tz=lake.tz, zone=lake.school_zone)
+    models = (*DEFAULT_MODELS, *STAT_MODELS) if config.statsmodels else DEFAULT_MODELS
+    model = fit_baseline(hourly, tz=lake.tz, zone=lake.school_zone, models=models)
     save_model(model, lake.lake / MODEL_FILE)
     start = model.cutoff_utc + dt.timedelta(hours=1)
     forecasts = model.predict(start, start + dt.timedelta(hours=HORIZON_HOURS))

@@ -417,7 +417,9 @@ def _parse_horizon(text: str) -> int:
               help="Fit on data up to the end of this local day (default: the last observed hour).")
 @click.option("--horizon", default="7d", show_default=True, help="How far ahead: 7d, 48h, …")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Folder for the CSV files (default: <home>/exports).")
-def forecast(home: str | None, cutoff, horizon: str, out: str | None) -> None:
+@click.option("--statsmodels", "with_stat", is_flag=True, default=False,
+              help="Also fit the statsmodels candidates (MSTL + ETS, UnobservedComponents): slower, per series.")
+def forecast(home: str | None, cutoff, horizon: str, out: str | None, with_stat: bool) -> None:
     """Forecast every hourly series from whatever has been ingested; write the forecasts and the
     scoreboard as CSV and print the scoreboard (for CI and backtests: with --cutoff in the past, the
     hours after it are the truth to compare with)."""
@@ -438,7 +440,11 @@ def forecast(home: str | None, cutoff, horizon: str, out: str | None) -> None:
         raise click.ClickException("no hourly counts in the lake (daily-only sources): nothing to forecast")
     day = cutoff.date() if cutoff else None
     t0 = time.perf_counter()
-    fc, scores = forecast_from_lake(hourly, day, hours, s.tz, s.school_zone)
+    from scenarios.forecast import DEFAULT_MODELS
+    from scenarios.models import STAT_MODELS
+
+    models = (*DEFAULT_MODELS, *STAT_MODELS) if with_stat else DEFAULT_MODELS
+    fc, scores = forecast_from_lake(hourly, day, hours, s.tz, s.school_zone, models=models)
     folder = Path(out) if out else s.home / "exports"
     folder.mkdir(parents=True, exist_ok=True)
     tag = f"{day or 'last'}_{hours}h"

@@ -902,7 +902,9 @@ MODEL_DESCRIPTIONS = {
         "hgb_lag": "le même, avec les comptages des semaines précédentes (7 jours d'horizon au plus)",
         "mstl_ets": "décomposition MSTL (jour, semaine) et lissage exponentiel",
         "unobserved_components": "modèle à composantes inobservées (niveau local et harmoniques)",
-        "ensemble_mean": "moyenne des deux gradient boosting et du naïf saisonnier hebdomadaire",
+        "ensemble_mean": "moyenne du gradient boosting et de la médiane des 5 dernières semaines",
+        "seasonal_median_5w": "médiane des 5 dernières semaines à la même heure (jours fériés et ponts exclus ; "
+                              "ces jours-là, le gradient boosting)",
         "seasonal_mean_8w": "moyenne des 8 dernières semaines à la même heure (jours fériés exclus)",
     },
     "en": {
@@ -912,7 +914,9 @@ MODEL_DESCRIPTIONS = {
         "hgb_lag": "the same, with the counts of the previous weeks (7-day horizon at most)",
         "mstl_ets": "MSTL decomposition (day, week) and exponential smoothing",
         "unobserved_components": "unobserved-components model (local level and harmonics)",
-        "ensemble_mean": "mean of the two gradient-boosting forecasts and weekly seasonal-naive",
+        "ensemble_mean": "mean of the gradient-boosting forecast and the 5-week median",
+        "seasonal_median_5w": "median of the last 5 weeks at the same hour (public holidays and bridge days "
+                              "left out; on those days, the gradient boosting)",
         "seasonal_mean_8w": "mean of the last 8 weeks at the same hour (public holidays left out)",
     },
 }

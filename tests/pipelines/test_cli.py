@@ -126,9 +126,9 @@ def test_export_writes_each_warehouse_table(runner: CliRunner, home: Path) -> No
 
 
 def test_forecast_from_a_cutoff_with_a_horizon(runner: CliRunner, home: Path, tmp_path: Path) -> None:
-    """`mobility forecast --cutoff DATE --horizon 48h` on 10 weeks of hourly counts of 3 sensors."""
+    """`mobility forecast --cutoff DATE --horizon 48h` on 13 weeks of hourly counts of 3 sensors."""
     start = dt.datetime(2025, 1, 6, tzinfo=dt.UTC)
-    hours = pl.datetime_range(start, start + dt.timedelta(weeks=10, hours=-1), "1h", eager=True, time_zone="UTC")
+    hours = pl.datetime_range(start, start + dt.timedelta(weeks=13, hours=-1), "1h", eager=True, time_zone="UTC")
     local = pl.col("ts").dt.convert_time_zone("Europe/Paris")
     frame = (pl.DataFrame({"ts": hours}).join(pl.DataFrame({"sensor_id": ["A", "B", "C"]}), how="cross")
              .with_columns(count=(20 + 80 * ((local.dt.hour() >= 7) & (local.dt.hour() < 20)).cast(pl.Int64)
@@ -148,5 +148,15 @@ def test_forecast_from_a_cutoff_with_a_horizon(runner: CliRunner, home: Path, tm
     assert (fc["yhat_lower"] <= fc["yhat"]).all() and (fc["yhat"] <= fc["yhat_upper"]).all()
     assert (fc["yhat_upper"] <= fc["yhat_upper_95"]).all()
     assert "mean MASE" in res.output and "3 series" in res.output
+    scored = set(pl.read_csv(home / "exports" / "forecast_scores_2025-03-02_48h.csv")["model"])
+    assert "hgb_poisson" in scored and not scored & {"mstl_ets", "unobserved_components"}
+    # --statsmodels adds the statsmodels candidates to the competition: with 4 weeks before the first of the
+    # 8 weekly backtest origins (12 weeks before the cutoff), they are scored for every series
+    res = runner.invoke(cli, ["forecast", "--home", str(home), "--cutoff", "2025-03-30", "--horizon", "24h",
+                              "--statsmodels"])
+    assert res.exit_code == 0, res.output
+    scores = pl.read_csv(home / "exports" / "forecast_scores_2025-03-30_24h.csv")
+    for name in ("mstl_ets", "unobserved_components"):
+        assert scores.filter(pl.col("model") == name)["mase"].drop_nulls().len() == 3
     bad = runner.invoke(cli, ["forecast", "--home", str(home), "--horizon", "soon"])
     assert bad.exit_code == 2 and "7d or 48h" in bad.output

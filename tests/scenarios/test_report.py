@@ -390,6 +390,10 @@ def test_english_labels(html_en: str) -> None:
 
     for table in (LABELS, INDEX_LABELS, MODEL_DESCRIPTIONS):  # every label exists in both languages
         assert set(table["fr"]) == set(table["en"])
+    from scenarios import models as m
+
+    every_model = {v for k, v in vars(m).items() if k.startswith("MODEL_") and isinstance(v, str)}
+    assert every_model == set(MODEL_DESCRIPTIONS["fr"])  # every candidate is described, no stale entry
     html = html_en
     assert "Synthetic data — demonstration town" in html
     assert "Scenario hypotheses" in html and "Traffic indicators by sensor" in html and "Sensor map" in html
