@@ -233,8 +233,8 @@ def test_gaps_and_missing_hours_are_not_zeros() -> None:
     out = pl.col("start_utc").is_between(dt.datetime(2025, 4, 1, tzinfo=UTC), dt.datetime(2025, 4, 22, tzinfo=UTC))
     night = (pl.col("sensor_id") == "B01") & (pl.col("start_utc").dt.hour() < 4)
     h = h.with_columns(count=pl.when(out | night).then(None).otherwise(pl.col("count")))
-    m = fit_baseline(h, backtest_days=14)
-    # 14 backtest days × 20 observed hours (4 night hours missing every day)
+    m = fit_baseline(h, backtest_days=14, n_origins=2)
+    # 14 backtest days (2 weekly origins) × 20 observed hours (4 night hours missing every day)
     assert m.scores.filter(sensor_id="B01", model=MODEL_HGB)["n_hours"].item() == 14 * 20
     f = m.predict(dt.datetime(2025, 6, 1, tzinfo=UTC), dt.datetime(2025, 6, 2, tzinfo=UTC))
     assert f.null_count().sum_horizontal().item() == 0
