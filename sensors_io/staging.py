@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from sensors_io.errors import IngestError
-from sensors_io.readers.long_csv import scan_staged, write_parquet_atomic
+from sensors_io.readers.long_csv import fix_path, scan_staged, write_parquet_atomic
 from sensors_io.schema import (
     COUNTS_SCHEMA,
     OPTIONAL_SCHEMA,
@@ -146,6 +146,20 @@ def _day_bounds(df: pl.DataFrame, tz: str) -> tuple[str | None, str | None]:
     return str(days.min()), str(days.max())
 
 
+def _already_staged(entry: dict) -> SourceReport:
+    """The report of a source whose content is in the manifest already (``entry``)."""
+    return SourceReport(**{**{k: v for k, v in entry.items() if k != "seq"}, "already_staged": True})
+
+
+def _record(rep: SourceReport, seq: int, lake: Path, manifest: list[dict], known: dict, report: IngestReport) -> None:
+    """Add a staged source to the manifest (written at once) and to the report."""
+    entry = {k: v for k, v in asdict(rep).items() if k not in ("already_staged", "error")}
+    manifest.append({**entry, "seq": seq})
+    known[rep.key] = manifest[-1]
+    _write_manifest(lake, manifest)
+    report.sources.append(rep)
+
+
 def _stream_source(src, key: str, lake: Path, tz: str, manifest: list[dict], known: dict,
                    report: IngestReport, rep: SourceReport) -> None:
     """Stream one source straight under its key (reported with its error if unreadable)."""
@@ -167,8 +181,6 @@ def _stream_new(src, files: list[Path], options, lake: Path, tz: str, manifest: 
     Returns its report when it was staged."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from sensors_io.readers.long_csv import fix_path
-
     pending = f"{PENDING_PREFIX}{uuid.uuid4().hex}.parquet"
     acc, qua = lake / STAGING / pending, lake / QUARANTINE / pending
     seq = len(manifest) + 1
@@ -181,9 +193,7 @@ def _stream_new(src, files: list[Path], options, lake: Path, tz: str, manifest: 
                 outcome = exc
             key = future.result()
         if key in known:
-            entry = dict(known[key])
-            entry.pop("seq", None)
-            report.sources.append(SourceReport(**{**entry, "already_staged": True}))
+            report.sources.append(_already_staged(known[key]))
             return None
         rep = SourceReport(key=key, format=src.format, files=[str(f) for f in files])
         if isinstance(outcome, IngestError):
@@ -200,8 +210,6 @@ def _stream_new(src, files: list[Path], options, lake: Path, tz: str, manifest: 
 def _file_stream(stats, key: str, acc: Path, qua: Path, lake: Path, tz: str, manifest: list[dict], known: dict,
                  report: IngestReport, rep: SourceReport, seq: int) -> None:
     """Move a streamed source's files under its key (if staged under pending names) and record it."""
-    from sensors_io.readers.long_csv import fix_path
-
     target = lake / STAGING / f"{key}.parquet"
     if acc != target:
         if fix_path(acc).exists():
@@ -215,11 +223,7 @@ def _file_stream(stats, key: str, acc: Path, qua: Path, lake: Path, tz: str, man
     if stats.first_utc is not None:
         rep.first_day = str(stats.first_utc.astimezone(ZoneInfo(tz)).date())
         rep.last_day = str(stats.last_utc.astimezone(ZoneInfo(tz)).date())
-    entry = {k: v for k, v in asdict(rep).items() if k not in ("already_staged", "error")}
-    manifest.append({**entry, "seq": seq})
-    known[key] = manifest[-1]
-    _write_manifest(lake, manifest)
-    report.sources.append(rep)
+    _record(rep, seq, lake, manifest, known, report)
 
 
 def stage_sources(sources: Sequence, lake: Path, tz: str = "Europe/Paris") -> IngestReport:
@@ -242,9 +246,7 @@ def stage_sources(sources: Sequence, lake: Path, tz: str = "Europe/Paris") -> In
                 continue
             key = source_key(src.format, files, options)
             if key in known:
-                entry = dict(known[key])
-                entry.pop("seq", None)
-                report.sources.append(SourceReport(**{**entry, "already_staged": True}))
+                report.sources.append(_already_staged(known[key]))
                 continue
             rep = SourceReport(key=key, format=src.format, files=[str(f) for f in files])
             if streamed:
@@ -277,11 +279,7 @@ def stage_sources(sources: Sequence, lake: Path, tz: str = "Europe/Paris") -> In
             rep.quarantined = result.quarantine.height
             rep.duplicates = result.duplicates
             rep.first_day, rep.last_day = _day_bounds(accepted, tz)
-            entry = {k: v for k, v in asdict(rep).items() if k not in ("already_staged", "error")}
-            manifest.append({**entry, "seq": seq})
-            known[key] = manifest[-1]
-            _write_manifest(lake, manifest)
-            report.sources.append(rep)
+            _record(rep, seq, lake, manifest, known, report)
     return report
 
 

@@ -314,24 +314,12 @@ def _parse_plan(csv_path: Path, lay: _Layout, tz: str, source_file: str, now: dt
     # The staged file holds only what varies from row to row; what is the same for every row of the file
     # (source, file name, _seq, absent optional columns, a default direction or interval, a site equal to
     # the sensor) is kept once, in the file's metadata, and added back by scan_staged (~0.4 s per 7 M rows).
-    varying = ["sensor_id", "start_utc", "count"]
-    const: dict[str, object] = {"source": SOURCE, "source_file": source_file, **({"_seq": seq} if seq is not None else {})}
-    if "site_id" in cols:
-        varying.insert(0, "site_id")
-    else:
-        const["site_id"] = {"column": "sensor_id"}
-    if "mode" in cols:
-        varying.insert(-2, "mode")
-    else:
-        const["mode"] = DEFAULT_MODE
-    if "direction" in cols:
-        varying.insert(-2, "direction")
-    else:
-        const["direction"] = "both"
-    if lay.interval_s is None:
-        varying.insert(-1, "interval_s")
-    else:
-        const["interval_s"] = lay.interval_s
+    varying = [name for name in COUNTS_SCHEMA if name in typed_cols]  # canonical order
+    defaults = {"site_id": {"column": "sensor_id"}, "mode": DEFAULT_MODE, "direction": "both",
+                "interval_s": lay.interval_s}
+    const: dict[str, object] = {"source": SOURCE, "source_file": source_file,
+                                **({"_seq": seq} if seq is not None else {}),
+                                **{name: v for name, v in defaults.items() if name not in typed_cols}}
     ok = ~c("_bad")
     # Parsed rows carry no line number (writing one costs ~0.2 s per 7 M rows): the rows are in file order,
     # and the few that need one (duplicate candidates) get it back from the rejected rows' lines (_good_lines).
