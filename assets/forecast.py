@@ -8,8 +8,7 @@ import polars as pl
 
 from assets.aggregate import hourly_counts
 from pipelines.resources import LakeResource
-from scenarios.forecast import DEFAULT_MODELS, FORECAST_SCHEMA, SCORES_SCHEMA, fit_baseline, save_model
-from scenarios.models import STAT_MODELS
+from scenarios.forecast import FORECAST_SCHEMA, SCORES_SCHEMA, candidate_models, fit_baseline, save_model
 
 MODEL_FILE = "models/baseline.pkl"
 #: The baseline looks one week ahead of the last observed hour.
@@ -51,8 +50,7 @@ def baseline_forecast(context: dg.AssetExecutionContext, config: ForecastConfig,
         yield dg.Output(pl.DataFrame(schema=FORECAST_SCHEMA), output_name="baseline_forecast", metadata={"note": note})
         yield dg.Output(pl.DataFrame(schema=SCORES_SCHEMA), output_name="forecast_scores", metadata={"note": note})
         return
-    models = (*DEFAULT_MODELS, *STAT_MODELS) if config.statsmodels else DEFAULT_MODELS
-    model = fit_baseline(hourly, tz=lake.tz, zone=lake.school_zone, models=models)
+    model = fit_baseline(hourly, tz=lake.tz, zone=lake.school_zone, models=candidate_models(config.statsmodels))
     save_model(model, lake.lake / MODEL_FILE)
     start = model.cutoff_utc + dt.timedelta(hours=1)
     forecasts = model.predict(start, start + dt.timedelta(hours=HORIZON_HOURS))

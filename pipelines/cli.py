@@ -425,7 +425,7 @@ def forecast(home: str | None, cutoff, horizon: str, out: str | None, with_stat:
     hours after it are the truth to compare with)."""
     import polars as pl
 
-    from scenarios.forecast import forecast_from_lake
+    from scenarios.forecast import candidate_models, forecast_from_lake
     from sensors_io.aggregate import hourly_totals
 
     s = load_settings(home)
@@ -440,11 +440,7 @@ def forecast(home: str | None, cutoff, horizon: str, out: str | None, with_stat:
         raise click.ClickException("no hourly counts in the lake (daily-only sources): nothing to forecast")
     day = cutoff.date() if cutoff else None
     t0 = time.perf_counter()
-    from scenarios.forecast import DEFAULT_MODELS
-    from scenarios.models import STAT_MODELS
-
-    models = (*DEFAULT_MODELS, *STAT_MODELS) if with_stat else DEFAULT_MODELS
-    fc, scores = forecast_from_lake(hourly, day, hours, s.tz, s.school_zone, models=models)
+    fc, scores = forecast_from_lake(hourly, day, hours, s.tz, s.school_zone, models=candidate_models(with_stat))
     folder = Path(out) if out else s.home / "exports"
     folder.mkdir(parents=True, exist_ok=True)
     tag = f"{day or 'last'}_{hours}h"

@@ -88,7 +88,7 @@ from sensors_io.aggregate import exact_mean, exact_sum
 
 __all__ = [
     "FORECAST_SCHEMA", "SCORES_SCHEMA", "MODEL_HGB", "MODEL_HGB_LAG", "MODEL_SNAIVE", "MODEL_SNAIVE_DAY",
-    "MODEL_MSTL", "MODEL_UC", "MODEL_PROFILE", "MODEL_ENSEMBLE", "DEFAULT_MODELS", "BaselineModel",
+    "MODEL_MSTL", "MODEL_UC", "MODEL_PROFILE", "MODEL_ENSEMBLE", "DEFAULT_MODELS", "BaselineModel", "candidate_models",
     "fit_baseline", "forecast_from_lake", "local_cutoff_utc", "save_model", "load_model",
 ]
 
@@ -98,6 +98,15 @@ SERIES_KEY = ["sensor_id", "mode", "direction"]
 #: per series and origin) and ``seasonal_mean_8w`` (holiday-blind: it lost the 4 July week on I-94).
 DEFAULT_MODELS: tuple[str, ...] = (MODEL_SNAIVE, MODEL_SNAIVE_DAY, MODEL_HGB, MODEL_HGB_LAG, MODEL_MEDIAN,
                                    MODEL_ENSEMBLE)
+
+
+def candidate_models(statsmodels: bool = False) -> tuple[str, ...]:
+    """The candidates a run fits: :data:`DEFAULT_MODELS`, plus the statsmodels ones (``mstl_ets``,
+    ``unobserved_components``) when ``statsmodels`` is set (``mobility forecast --statsmodels``, the
+    asset's ``ForecastConfig(statsmodels=True)``)."""
+    return (*DEFAULT_MODELS, *STAT_MODELS) if statsmodels else DEFAULT_MODELS
+
+
 #: The ensemble is the default choice: another candidate replaces it for a series only when its backtest
 #: MASE is lower by more than this factor (``mase * (1 + margin) < ensemble's``): a few weeks of backtest
 #: rank close candidates partly by noise. Chosen on the development cutoffs (docs/forecasting.md).
