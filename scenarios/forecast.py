@@ -3,10 +3,13 @@ weekly seasonal-naive, with conformal 80 % and 95 % intervals.
 
 Candidates (:mod:`scenarios.models`)
 ------------------------------------
-- ``seasonal_naive_168h`` (the reference), ``seasonal_naive_24h``, ``seasonal_median_5w`` (median of the
-  last 5 weeks at that local hour of week, public holidays and bridge days left out of the history; on
-  such days in the forecast it takes ``hgb_poisson``'s value), and on request ``seasonal_mean_8w``
-  (mean of the last 8 weeks at that hour of week, public holidays excluded);
+- ``seasonal_naive_168h`` (the reference), ``seasonal_naive_24h``, ``weekday_median_5w`` (median of the
+  last 5 weeks at that local hour, Monday to Thursday pooled, Friday, Saturday and Sunday each alone;
+  public holidays and bridge days left out of the history; on such days in the forecast it takes
+  ``hgb_poisson``'s value), the same over 3 and 8 weeks (``weekday_median_3w``, ``weekday_median_8w``),
+  and on request ``seasonal_median_5w`` (the same per hour of week, without
+  pooling) and ``seasonal_mean_8w`` (mean of the last 8 weeks at that hour of week, public holidays
+  excluded);
 - ``hgb_poisson``: one scikit-learn ``HistGradientBoostingRegressor(loss="poisson")`` **per mode**, global
   across that mode's series (series identity categorical), on calendar features and each series' recent
   level and hour-of-week profile; the target is count / level. Its features are known for any future
@@ -14,7 +17,7 @@ Candidates (:mod:`scenarios.models`)
   of next year);
 - ``hgb_lag``: the same plus lags of at least 168 h (count 1 and 2 weeks earlier, mean of the week
   before that); it forecasts at most 168 h past the cutoff;
-- ``ensemble_mean``: the mean of ``hgb_poisson`` and ``seasonal_median_5w`` (168 h at most);
+- ``ensemble_mean``: the mean of ``hgb_poisson`` and ``weekday_median_5w`` (168 h at most);
 - on request, ``mstl_ets`` (statsmodels MSTL(24, 168) + exponential smoothing of trend + remainder, log1p)
   and ``unobserved_components``: per series, on the last 4 weeks; run while the number of series is
   at most ``stat_max_series`` (their cost grows per series; the scoreboard has no row for them otherwise).
@@ -71,6 +74,10 @@ from scenarios.models import (
     MODEL_HGB_LAG,
     MODEL_MEDIAN,
     MODEL_MSTL,
+    MODEL_POOLED,
+    MODEL_POOLED_LONG,
+    MODEL_POOLED_SHORT,
+    POOLED_MODELS,
     MODEL_PROFILE,
     MODEL_SNAIVE,
     MODEL_SNAIVE_DAY,
@@ -88,7 +95,7 @@ from sensors_io.aggregate import exact_mean, exact_sum
 
 __all__ = [
     "FORECAST_SCHEMA", "SCORES_SCHEMA", "MODEL_HGB", "MODEL_HGB_LAG", "MODEL_SNAIVE", "MODEL_SNAIVE_DAY",
-    "MODEL_MSTL", "MODEL_UC", "MODEL_PROFILE", "MODEL_ENSEMBLE", "DEFAULT_MODELS", "BaselineModel", "candidate_models",
+    "MODEL_MSTL", "MODEL_UC", "MODEL_PROFILE", "MODEL_POOLED", "MODEL_ENSEMBLE", "DEFAULT_MODELS", "BaselineModel", "candidate_models",
     "fit_baseline", "forecast_from_lake", "local_cutoff_utc", "save_model", "load_model",
 ]
 
@@ -96,8 +103,8 @@ SERIES_KEY = ["sensor_id", "mode", "direction"]
 #: Candidates fitted by default. Opt-in: ``mstl_ets`` (held-out mean MASE 1.56 against seasonal-naive on
 #: the development cutoffs, and about 0.3 s per series and origin), ``unobserved_components`` (about 2 s
 #: per series and origin) and ``seasonal_mean_8w`` (holiday-blind: it lost the 4 July week on I-94).
-DEFAULT_MODELS: tuple[str, ...] = (MODEL_SNAIVE, MODEL_SNAIVE_DAY, MODEL_HGB, MODEL_HGB_LAG, MODEL_MEDIAN,
-                                   MODEL_ENSEMBLE)
+DEFAULT_MODELS: tuple[str, ...] = (MODEL_SNAIVE, MODEL_SNAIVE_DAY, MODEL_HGB, MODEL_HGB_LAG, MODEL_POOLED_SHORT,
+                                   MODEL_POOLED, MODEL_POOLED_LONG, MODEL_ENSEMBLE)
 
 
 def candidate_models(statsmodels: bool = False) -> tuple[str, ...]:
@@ -328,6 +335,13 @@ def _predict_all(rows: pl.DataFrame, st: _State, s: _Settings) -> pl.DataFrame:
             continue
         robust = pl.coalesce(f"smed_{k}", pl.col("profile") * pl.col("level"))
         if MODEL_HGB in out.columns:  # holidays: the calendar-aware GBM (the history left them out)
+            robust = pl.when(off_day & pl.col(MODEL_HGB).is_not_null()).then(pl.col(MODEL_HGB)).otherwise(robust)
+        out = out.with_columns(robust.alias(m))
+    for m, k in POOLED_MODELS.items():
+        if m not in s.models and not (MODEL_ENSEMBLE in s.models and m in ENSEMBLE_MEMBERS):
+            continue
+        robust = pl.coalesce(f"spool_{k}", pl.col("profile") * pl.col("level"))
+        if MODEL_HGB in out.columns:
             robust = pl.when(off_day & pl.col(MODEL_HGB).is_not_null()).then(pl.col(MODEL_HGB)).otherwise(robust)
         out = out.with_columns(robust.alias(m))
     if not st.stat.is_empty():
@@ -617,7 +631,7 @@ def fit_baseline(
     1: on a shared 2-core machine two threads made a small fit 15× slower; None = all cores).
     """
     unknown = set(models) - {MODEL_SNAIVE, MODEL_SNAIVE_DAY, MODEL_PROFILE, MODEL_HGB, MODEL_HGB_LAG, MODEL_MSTL,
-                             MODEL_UC, MODEL_ENSEMBLE, *ROBUST_MODELS}
+                             MODEL_UC, MODEL_ENSEMBLE, *POOLED_MODELS, *ROBUST_MODELS}
     if unknown or MODEL_SNAIVE not in models:
         raise ValueError(f"models must include {MODEL_SNAIVE} and be among {DEFAULT_MODELS + (MODEL_UC,)}; got {models}")
     cal = CalendarConfig(tz=tz, zone=zone, country=country, subdiv=subdiv, events=events)

@@ -902,7 +902,11 @@ MODEL_DESCRIPTIONS = {
         "hgb_lag": "le même, avec les comptages des semaines précédentes (7 jours d'horizon au plus)",
         "mstl_ets": "décomposition MSTL (jour, semaine) et lissage exponentiel",
         "unobserved_components": "modèle à composantes inobservées (niveau local et harmoniques)",
-        "ensemble_mean": "moyenne du gradient boosting et de la médiane des 5 dernières semaines",
+        "ensemble_mean": "moyenne du gradient boosting et de la médiane des 5 dernières semaines (lundi–jeudi regroupés)",
+        "weekday_median_5w": "médiane des 5 dernières semaines à la même heure, du lundi au jeudi regroupés "
+                             "(jours fériés et ponts exclus ; ces jours-là, le gradient boosting)",
+        "weekday_median_3w": "la même médiane sur les 3 dernières semaines (suit mieux un niveau qui change)",
+        "weekday_median_8w": "la même médiane sur les 8 dernières semaines (plus stable sur les petits comptages)",
         "seasonal_median_5w": "médiane des 5 dernières semaines à la même heure (jours fériés et ponts exclus ; "
                               "ces jours-là, le gradient boosting)",
         "seasonal_mean_8w": "moyenne des 8 dernières semaines à la même heure (jours fériés exclus)",
@@ -914,7 +918,11 @@ MODEL_DESCRIPTIONS = {
         "hgb_lag": "the same, with the counts of the previous weeks (7-day horizon at most)",
         "mstl_ets": "MSTL decomposition (day, week) and exponential smoothing",
         "unobserved_components": "unobserved-components model (local level and harmonics)",
-        "ensemble_mean": "mean of the gradient-boosting forecast and the 5-week median",
+        "ensemble_mean": "mean of the gradient-boosting forecast and the 5-week median (Monday–Thursday pooled)",
+        "weekday_median_5w": "median of the last 5 weeks at the same hour, Monday to Thursday pooled (public "
+                             "holidays and bridge days left out; on those days, the gradient boosting)",
+        "weekday_median_3w": "the same median over the last 3 weeks (follows a changing level sooner)",
+        "weekday_median_8w": "the same median over the last 8 weeks (steadier on small counts)",
         "seasonal_median_5w": "median of the last 5 weeks at the same hour (public holidays and bridge days "
                               "left out; on those days, the gradient boosting)",
         "seasonal_mean_8w": "mean of the last 8 weeks at the same hour (public holidays left out)",

@@ -19,6 +19,7 @@ from scenarios.forecast import (
     MODEL_ENSEMBLE,
     MODEL_HGB,
     MODEL_MEDIAN,
+    MODEL_POOLED,
     MODEL_SNAIVE,
     SELECTION_MARGIN,
     SCORES_SCHEMA,
@@ -122,7 +123,7 @@ def test_model_beats_weekly_seasonal_naive(model: BaselineModel) -> None:
 def test_scores_table(model: BaselineModel) -> None:
     s = model.scores
     assert s.schema == pl.Schema(SCORES_SCHEMA)
-    assert s.height == 4 * len(DEFAULT_MODELS)  # 4 series × 6 candidates
+    assert s.height == 4 * len(DEFAULT_MODELS)  # 4 series × 8 candidates
     assert sorted(set(s["model"])) == sorted(DEFAULT_MODELS)
     assert s.group_by("sensor_id", "mode", "direction").agg(pl.col("chosen").sum())["chosen"].to_list() == [1] * 4
     naive = s.filter(pl.col("model") == MODEL_SNAIVE)
@@ -258,6 +259,39 @@ def test_seasonal_median_is_the_median_of_the_last_five_ordinary_weeks(hourly: p
     for t in bt["start_utc"].to_list():
         xs = [val[t - dt.timedelta(weeks=j)] for j in range(1, 6) if t - dt.timedelta(weeks=j) in val]
         expected.append(float(np.median(xs)))
+    assert len(expected) == 168
+    assert bt["yhat"].to_list() == expected
+
+
+def test_weekday_median_pools_monday_to_thursday_over_five_ordinary_weeks(hourly: pl.DataFrame) -> None:
+    # Recomputed by brute force: at each hour of the last week, the median of the counts at the same local
+    # hour in the 5 weeks before the origin, on ordinary days of the same type (Monday to Thursday pooled,
+    # Friday, Saturday and Sunday each alone), public holidays and bridge days left out.
+    sub = hourly.filter(sensor_id="P01")
+    m = fit_baseline(sub, models=(MODEL_SNAIVE, MODEL_POOLED), backtest_days=7, n_origins=1)
+    bt = m.backtest.filter(pl.col("model") == MODEL_POOLED).sort("start_utc")
+    origin = bt["start_utc"].min()
+    local = pl.col("start_utc").dt.convert_time_zone(TZ)
+    days = sub.select(d=local.dt.date()).unique()["d"]
+    off = set(calendar_frame(days.min(), days.max()).filter(
+        pl.col("is_public_holiday") | pl.col("is_bridge_day"))["date"].to_list())
+    past = sub.filter(pl.col("start_utc") < origin).with_columns(loc=local)
+    last = past["start_utc"].max()
+    window = past.filter(pl.col("start_utc") > last - dt.timedelta(days=35))
+
+    def kind(d: dt.datetime) -> int:
+        return 3 if d.weekday() <= 3 else d.weekday()  # Mon-Thu -> 3; Fri 4, Sat 5, Sun 6
+
+    pools: dict[tuple[int, int], list[float]] = {}
+    for t, c in zip(window["loc"].to_list(), window["count"].to_list(), strict=True):
+        if t.date() not in off:
+            pools.setdefault((kind(t), t.hour), []).append(c)
+    # 5 weeks: up to 20 Monday-Thursday values per hour (18 here: two holidays left out), at most 5 otherwise
+    assert {len(v) for k, v in pools.items() if k[0] == 3} == {18}
+    assert max(len(v) for k, v in pools.items() if k[0] != 3) == 5
+    expected = []
+    for t in bt["start_utc"].dt.convert_time_zone(TZ).to_list():
+        expected.append(float(np.median(pools[(kind(t), t.hour)])))
     assert len(expected) == 168
     assert bt["yhat"].to_list() == expected
 
