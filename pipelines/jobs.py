@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.partitions import daily_partitions
 
 INGEST_ASSETS = ["sensor_counts", "clean_counts"]
 
@@ -32,7 +31,6 @@ scenario_job = dg.define_asset_job(
 daily_job = dg.define_asset_job(
     "daily_job",
     selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*SCENARIO_ASSETS),
-    partitions_def=daily_partitions,
     description="One day, end to end: ingest and flag the day's counts, then totals, indicators, forecasts, "
                 "warehouse and reports — the blocking quality gate on the day stops everything after it.",
 )

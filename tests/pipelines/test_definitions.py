@@ -56,6 +56,11 @@ def test_daily_schedule_requests_yesterdays_partition(definitions: dg.Definition
     assert schedule.evaluate_tick(ctx).run_requests[0].partition_key == "2025-01-02"
     # One run for the day, end to end: the gate on clean_counts stops the day's forecasts and reports.
     job = definitions.resolve_job_def("daily_job")
+    # its daily partitions are inferred from the partitioned assets it selects (Dagster 1.13 deprecates
+    # passing partitions_def to define_asset_job)
+    from pipelines.partitions import daily_partitions
+
+    assert job.partitions_def == daily_partitions
     assert {"clean_counts", "baseline_forecast", "scenario_report"} <= {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
     assert definitions.resolve_sensor_def("scenario_catalog_sensor").job_name == "scenario_job"
 
