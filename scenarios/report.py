@@ -134,9 +134,10 @@ LABELS: dict[str, dict[str, str]] = {
         "empty_quality": "Aucune mesure de couverture disponible.",
         "scores": "Qualité de la prévision (backtest)",
         "scores_intro": "MASE : erreur d'un modèle divisée par celle de la prévision naïve « même heure la semaine "
-                        "précédente » sur les mêmes heures (moins de 1 = meilleure). Pour chaque série, le modèle de "
-                        "plus petite MASE est retenu s'il bat la prévision naïve (MASE < 1), sinon c'est la prévision "
-                        "naïve. Couverture : part des heures testées dont le comptage tombe dans l'intervalle "
+                        "précédente » sur les mêmes heures (moins de 1 = meilleure). Pour chaque série, la moyenne du "
+                        "gradient boosting et de la médiane des 5 semaines est retenue, sauf si un autre modèle fait "
+                        "mieux de plus de 5 % ; un modèle n'est retenu que s'il bat la prévision naïve (MASE < 1), "
+                        "sinon c'est la prévision naïve. Couverture : part des heures testées dont le comptage tombe dans l'intervalle "
                         "(80 % ou 95 % attendus).",
         "model_chosen": "Modèle retenu", "coverage80": "Couverture 80 %",
         "coverage95": "Couverture 95 %",
@@ -237,8 +238,9 @@ LABELS: dict[str, dict[str, str]] = {
         "empty_quality": "No coverage measure available.",
         "scores": "Forecast quality (backtest)",
         "scores_intro": "MASE: a model's error divided by that of the naive “same hour last week” forecast on the "
-                        "same hours (below 1 = better). Per series, the model with the lowest MASE is used if it "
-                        "beats the naive forecast (MASE < 1), else the naive forecast is. Coverage: share of the "
+                        "same hours (below 1 = better). Per series, the mean of the gradient boosting and the 5-week "
+                        "median is used unless another model does better by more than 5 %; a model is used only if "
+                        "it beats the naive forecast (MASE < 1), else the naive forecast is. Coverage: share of the "
                         "hours tested whose count falls inside the interval (80 % or 95 % expected).",
         "model_chosen": "Model used", "coverage80": "80 % coverage",
         "coverage95": "95 % coverage",
