@@ -135,7 +135,7 @@ LABELS: dict[str, dict[str, str]] = {
         "scores": "Qualité de la prévision (backtest)",
         "scores_intro": "MASE : erreur d'un modèle divisée par celle de la prévision naïve « même heure la semaine "
                         "précédente » sur les mêmes heures (moins de 1 = meilleure). Pour chaque série, la moyenne du "
-                        "gradient boosting et de la médiane des 5 semaines est retenue, sauf si un autre modèle fait "
+                        "gradient boosting et de la médiane des 5 semaines (lundi–jeudi regroupés) est retenue, sauf si un autre modèle fait "
                         "mieux de plus de 5 % ; un modèle n'est retenu que s'il bat la prévision naïve (MASE < 1), "
                         "sinon c'est la prévision naïve. Couverture : part des heures testées dont le comptage tombe dans l'intervalle "
                         "(80 % ou 95 % attendus).",
@@ -239,7 +239,7 @@ LABELS: dict[str, dict[str, str]] = {
         "scores": "Forecast quality (backtest)",
         "scores_intro": "MASE: a model's error divided by that of the naive “same hour last week” forecast on the "
                         "same hours (below 1 = better). Per series, the mean of the gradient boosting and the 5-week "
-                        "median is used unless another model does better by more than 5 %; a model is used only if "
+                        "median (Monday–Thursday pooled) is used unless another model does better by more than 5 %; a model is used only if "
                         "it beats the naive forecast (MASE < 1), else the naive forecast is. Coverage: share of the "
                         "hours tested whose count falls inside the interval (80 % or 95 % expected).",
         "model_chosen": "Model used", "coverage80": "80 % coverage",

@@ -157,7 +157,8 @@ def test_forecast_from_a_cutoff_with_a_horizon(runner: CliRunner, home: Path, tm
 def test_forecast_with_statsmodels_scores_their_candidates(runner: CliRunner, home: Path) -> None:
     """`--statsmodels` adds MSTL + ETS and UnobservedComponents to the competition. One series of 13
     weeks written straight to the lake's hourly table (the candidates are fitted per series, ~2 s per fit
-    for UnobservedComponents: one series keeps the test short)."""
+    for UnobservedComponents: one series keeps the test short). The frame has only the columns the
+    forecast reads (series key, start_utc, count, valid_share), not the whole hourly table."""
     start = dt.datetime(2025, 1, 6, tzinfo=dt.UTC)
     hours = pl.datetime_range(start, start + dt.timedelta(weeks=13, hours=-1), "1h", eager=True, time_zone="UTC")
     local = pl.col("start_utc").dt.convert_time_zone("Europe/Paris")

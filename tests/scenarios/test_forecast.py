@@ -123,7 +123,7 @@ def test_model_beats_weekly_seasonal_naive(model: BaselineModel) -> None:
 def test_scores_table(model: BaselineModel) -> None:
     s = model.scores
     assert s.schema == pl.Schema(SCORES_SCHEMA)
-    assert s.height == 4 * len(DEFAULT_MODELS)  # 4 series × 8 candidates
+    assert s.height == 4 * len(DEFAULT_MODELS)  # 4 series × 9 candidates
     assert sorted(set(s["model"])) == sorted(DEFAULT_MODELS)
     assert s.group_by("sensor_id", "mode", "direction").agg(pl.col("chosen").sum())["chosen"].to_list() == [1] * 4
     naive = s.filter(pl.col("model") == MODEL_SNAIVE)
@@ -263,11 +263,21 @@ def test_seasonal_median_is_the_median_of_the_last_five_ordinary_weeks(hourly: p
     assert bt["yhat"].to_list() == expected
 
 
-def test_weekday_median_pools_monday_to_thursday_over_five_ordinary_weeks(hourly: pl.DataFrame) -> None:
+@pytest.mark.parametrize(("until", "mon_thu_values"), [
+    (None, 18),  # the last weeks of the fixture: two holidays left out of 20 Monday-Thursday days
+    # the 5 weeks cross the change to summer time (30 March) and end on a Thursday at 13:00: counted in
+    # UTC they would reach 13:00 on 6 March (winter time) too, a 21st value for that hour
+    (dt.datetime(2025, 4, 17, 12, tzinfo=UTC), 20),
+])
+def test_weekday_median_pools_monday_to_thursday_over_five_ordinary_weeks(
+        hourly: pl.DataFrame, until: dt.datetime | None, mon_thu_values: int) -> None:
     # Recomputed by brute force: at each hour of the last week, the median of the counts at the same local
-    # hour in the 5 weeks before the origin, on ordinary days of the same type (Monday to Thursday pooled,
-    # Friday, Saturday and Sunday each alone), public holidays and bridge days left out.
+    # hour in the 5 weeks (of local wall-clock time) before the origin, on ordinary days of the same type
+    # (Monday to Thursday pooled, Friday, Saturday and Sunday each alone), public holidays and bridge days
+    # left out.
     sub = hourly.filter(sensor_id="P01")
+    if until is not None:
+        sub = sub.filter(pl.col("start_utc") < until)
     m = fit_baseline(sub, models=(MODEL_SNAIVE, MODEL_POOLED), backtest_days=7, n_origins=1)
     bt = m.backtest.filter(pl.col("model") == MODEL_POOLED).sort("start_utc")
     origin = bt["start_utc"].min()
@@ -275,25 +285,39 @@ def test_weekday_median_pools_monday_to_thursday_over_five_ordinary_weeks(hourly
     days = sub.select(d=local.dt.date()).unique()["d"]
     off = set(calendar_frame(days.min(), days.max()).filter(
         pl.col("is_public_holiday") | pl.col("is_bridge_day"))["date"].to_list())
-    past = sub.filter(pl.col("start_utc") < origin).with_columns(loc=local)
-    last = past["start_utc"].max()
-    window = past.filter(pl.col("start_utc") > last - dt.timedelta(days=35))
+    past = sub.filter(pl.col("start_utc") < origin).with_columns(wall=local.dt.replace_time_zone(None))
+    window = past.filter(pl.col("wall") > past["wall"].max() - dt.timedelta(days=35))
 
     def kind(d: dt.datetime) -> int:
         return 3 if d.weekday() <= 3 else d.weekday()  # Mon-Thu -> 3; Fri 4, Sat 5, Sun 6
 
     pools: dict[tuple[int, int], list[float]] = {}
-    for t, c in zip(window["loc"].to_list(), window["count"].to_list(), strict=True):
+    for t, c in zip(window["wall"].to_list(), window["count"].to_list(), strict=True):
         if t.date() not in off:
             pools.setdefault((kind(t), t.hour), []).append(c)
-    # 5 weeks: up to 20 Monday-Thursday values per hour (18 here: two holidays left out), at most 5 otherwise
-    assert {len(v) for k, v in pools.items() if k[0] == 3} == {18}
+    # every local hour of Monday-Thursday has the same number of values, DST change or not
+    assert {len(v) for k, v in pools.items() if k[0] == 3} == {mon_thu_values}
     assert max(len(v) for k, v in pools.items() if k[0] != 3) == 5
-    expected = []
-    for t in bt["start_utc"].dt.convert_time_zone(TZ).to_list():
-        expected.append(float(np.median(pools[(kind(t), t.hour)])))
+    expected = [float(np.median(pools[(kind(t), t.hour)])) for t in bt["start_utc"].dt.convert_time_zone(TZ).to_list()]
     assert len(expected) == 168
     assert bt["yhat"].to_list() == expected
+
+
+def test_ensemble_is_the_mean_of_the_gbm_and_the_pooled_median_and_holidays_take_the_gbm(
+        model: BaselineModel) -> None:
+    wide = model.backtest.filter(pl.col("model").is_in([MODEL_HGB, MODEL_POOLED, MODEL_ENSEMBLE])).pivot(
+        on="model", index=["series_code", "origin", "start_utc"], values="yhat")
+    assert wide.height > 4 * 8 * 100  # 4 series, 8 backtest weeks
+    mean = (wide[MODEL_HGB] + wide[MODEL_POOLED]) / 2
+    assert ((wide[MODEL_ENSEMBLE] - mean).abs() < 1e-9).all()
+    local_day = pl.col("start_utc").dt.convert_time_zone(TZ).dt.date()
+    days = wide.select(d=local_day)["d"]
+    off = calendar_frame(days.min(), days.max()).filter(pl.col("is_public_holiday") | pl.col("is_bridge_day"))["date"]
+    on_holiday = wide.filter(local_day.is_in(off.implode()))
+    assert on_holiday.height >= 4 * 24  # at least one holiday in the 8 backtest weeks
+    assert (on_holiday[MODEL_POOLED] == on_holiday[MODEL_HGB]).all()
+    ordinary = wide.filter(~local_day.is_in(off.implode()))
+    assert (ordinary[MODEL_POOLED] != ordinary[MODEL_HGB]).mean() > 0.99
 
 
 def test_unknown_series_is_an_error(model: BaselineModel) -> None:
