@@ -139,6 +139,9 @@ LABELS: dict[str, dict[str, str]] = {
                         "mieux de plus de 5 % ; un modèle n'est retenu que s'il bat la prévision naïve (MASE < 1), "
                         "sinon c'est la prévision naïve. Couverture : part des heures testées dont le comptage tombe dans l'intervalle "
                         "(80 % ou 95 % attendus).",
+        "naive_kept": "{n} série(s) sur {total} gardent la prévision naïve : aucun modèle ne l'a battue au "
+                      "backtest ({series}). Leur prévision est la semaine précédente, heure par heure.",
+        "naive_none": "Les {total} séries utilisent un modèle qui bat la prévision naïve au backtest.",
         "model_chosen": "Modèle retenu", "coverage80": "Couverture 80 %",
         "coverage95": "Couverture 95 %",
         "n_hours": "Heures testées",
@@ -242,6 +245,9 @@ LABELS: dict[str, dict[str, str]] = {
                         "median (Monday–Thursday pooled) is used unless another model does better by more than 5 %; a model is used only if "
                         "it beats the naive forecast (MASE < 1), else the naive forecast is. Coverage: share of the "
                         "hours tested whose count falls inside the interval (80 % or 95 % expected).",
+        "naive_kept": "{n} of {total} series keep the naive forecast: no model beat it in the backtest "
+                      "({series}). Their forecast is the previous week, hour by hour.",
+        "naive_none": "All {total} series use a model that beats the naive forecast in the backtest.",
         "model_chosen": "Model used", "coverage80": "80 % coverage",
         "coverage95": "95 % coverage",
         "n_hours": "Hours tested",
@@ -870,7 +876,18 @@ def _score_table(frame: pl.DataFrame, lang: str) -> dict[str, Any]:
         rows.append({"sensor": r["sensor_id"], "cls": "naive" if _is_naive(r["model"] or "") else "model",
                      "cells": cells})
     described = MODEL_DESCRIPTIONS[lang]
-    return {"id": "scoreboard", "headers": headers, "rows": rows,
+    # Issue #4: a series whose best model does not beat seasonal-naive ships seasonal-naive, and the
+    # report says so in words, not only by the row's tint.
+    naive = [r for r in frame.iter_rows(named=True) if _is_naive(r["model"] or "")]
+    if not frame.height:
+        summary = ""
+    elif naive:
+        shown = ", ".join(f"{r['sensor_id']} ({mode_label(r['mode'], lang)}, {r['direction']})"
+                          for r in naive[:10]) + (" …" if len(naive) > 10 else "")
+        summary = t["naive_kept"].format(n=len(naive), total=frame.height, series=shown)
+    else:
+        summary = t["naive_none"].format(total=frame.height)
+    return {"id": "scoreboard", "headers": headers, "rows": rows, "naive_summary": summary,
             "models": [{"name": m, "text": described.get(m, "")} for m in models]}
 
 
