@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dagster as dg
 
-
 INGEST_ASSETS = ["sensor_counts", "clean_counts"]
 
 ingest_job = dg.define_asset_job(

@@ -336,18 +336,13 @@ def _predict_all(rows: pl.DataFrame, st: _State, s: _Settings) -> pl.DataFrame:
             col[idx] = reg.predict(_matrix(part, feats)) * part.get_column("level").to_numpy()
         out = out.with_columns(pl.Series(m, col).fill_nan(None))
     off_day = pl.col("is_public_holiday") | pl.col("is_bridge_day")
-    for m, k in ROBUST_MODELS.items():
+    # the medians (per hour of week: smed_k; Monday-Thursday pooled: spool_k), from the state's columns
+    medians = {**{m: f"smed_{k}" for m, k in ROBUST_MODELS.items()}, **{m: f"spool_{k}" for m, k in POOLED_MODELS.items()}}
+    for m, column in medians.items():
         if m not in s.models and not (MODEL_ENSEMBLE in s.models and m in ENSEMBLE_MEMBERS):
             continue
-        robust = pl.coalesce(f"smed_{k}", pl.col("profile") * pl.col("level"))
+        robust = pl.coalesce(column, pl.col("profile") * pl.col("level"))
         if MODEL_HGB in out.columns:  # holidays: the calendar-aware GBM (the history left them out)
-            robust = pl.when(off_day & pl.col(MODEL_HGB).is_not_null()).then(pl.col(MODEL_HGB)).otherwise(robust)
-        out = out.with_columns(robust.alias(m))
-    for m, k in POOLED_MODELS.items():
-        if m not in s.models and not (MODEL_ENSEMBLE in s.models and m in ENSEMBLE_MEMBERS):
-            continue
-        robust = pl.coalesce(f"spool_{k}", pl.col("profile") * pl.col("level"))
-        if MODEL_HGB in out.columns:
             robust = pl.when(off_day & pl.col(MODEL_HGB).is_not_null()).then(pl.col(MODEL_HGB)).otherwise(robust)
         out = out.with_columns(robust.alias(m))
     if not st.stat.is_empty():

@@ -85,14 +85,18 @@ def series_state(obs: pl.DataFrame, origin: dt.datetime, tz: str = "UTC") -> tup
     # would reach one local hour further into a winter week
     wall = pl.col("start_utc").dt.convert_time_zone(tz).dt.replace_time_zone(None)
     ordinary = ordinary.with_columns(wall=wall, last_wall=pl.col("last").dt.convert_time_zone(tz).dt.replace_time_zone(None))
+
+    def last_weeks(k: int) -> pl.DataFrame:
+        return ordinary.filter(pl.col("wall") > pl.col("last_wall") - pl.duration(days=7 * k))
+
     robust = [
-        ordinary.filter(pl.col("wall") > pl.col("last_wall") - pl.duration(days=7 * k))
+        last_weeks(k)
         .group_by("series_code", "how").agg(pl.col("count").median().alias(f"smed_{k}"))
         for k in sorted(set(ROBUST_MODELS.values()))
     ]
     day_type = pl.when(pl.col("how") // 24 <= 3).then(pl.lit(3)).otherwise(pl.col("how") // 24).cast(pl.Int32)
     pooled = [
-        ordinary.filter(pl.col("wall") > pl.col("last_wall") - pl.duration(days=7 * k))
+        last_weeks(k)
         .with_columns(day_type=day_type)
         .group_by("series_code", "day_type", "hour").agg(pl.col("count").median().alias(f"spool_{k}"))
         for k in sorted(set(POOLED_MODELS.values()))

@@ -864,7 +864,7 @@ def _score_table(frame: pl.DataFrame, lang: str) -> dict[str, Any]:
     headers = [*(_head(t[k]) for k in ("sensor", "mode", "direction", "model_chosen")),
                *(_head(t[c], "share") for c in covs), _head(t["n_hours"], "count"),
                *({"text": f"MASE {m}", "cls": "num model"} for m in models)]
-    rows = []
+    rows, naive = [], []
     for r in frame.iter_rows(named=True):
         cells = [_cell(r["sensor_id"], "text", lang), _cell(r["mode"], "mode", lang),
                  _cell(r["direction"], "text", lang), {**_cell(r["model"], "text", lang), "code": True}]
@@ -873,15 +873,14 @@ def _score_table(frame: pl.DataFrame, lang: str) -> dict[str, Any]:
         for m in models:
             c = {**_cell(r[f"mase_{m}"], "dec2", lang), "cls": "chosen" if m == r["model"] else None}
             cells.append(c)
-        rows.append({"sensor": r["sensor_id"], "cls": "naive" if _is_naive(r["model"] or "") else "model",
-                     "cells": cells})
+        ships_naive = _is_naive(r["model"] or "")
+        if ships_naive:
+            naive.append(r)
+        rows.append({"sensor": r["sensor_id"], "cls": "naive" if ships_naive else "model", "cells": cells})
     described = MODEL_DESCRIPTIONS[lang]
     # Issue #4: a series whose best model does not beat seasonal-naive ships seasonal-naive, and the
-    # report says so in words, not only by the row's tint.
-    naive = [r for r in frame.iter_rows(named=True) if _is_naive(r["model"] or "")]
-    if not frame.height:
-        summary = ""
-    elif naive:
+    # report says so in words, not only by the row's tint (the template shows it only when there are rows).
+    if naive:
         shown = ", ".join(f"{r['sensor_id']} ({mode_label(r['mode'], lang)}, {r['direction']})"
                           for r in naive[:10]) + (" …" if len(naive) > 10 else "")
         summary = t["naive_kept"].format(n=len(naive), total=frame.height, series=shown)
