@@ -5,8 +5,8 @@ Candidates (:mod:`scenarios.models`)
 ------------------------------------
 - ``seasonal_naive_168h`` (the reference), ``seasonal_naive_24h``, ``weekday_median_5w`` (median of the
   last 5 weeks at that local hour, Monday to Thursday pooled, Friday, Saturday and Sunday each alone;
-  public holidays and bridge days left out of the history; on such days in the forecast it takes
-  ``hgb_poisson``'s value), the same over 3 and 8 weeks (``weekday_median_3w``, ``weekday_median_8w``),
+  public holidays, bridge days and the town's one-off events (festivals, fairs, sport; not weekly
+  markets) left out of the history; on such days in the forecast it takes ``hgb_poisson``'s value), the same over 3 and 8 weeks (``weekday_median_3w``, ``weekday_median_8w``),
   ``seasonal_median_5w`` (the same per hour of week, without pooling: for a weekday unlike the others),
   and when asked for in ``models``, ``seasonal_mean_8w`` (mean of the last 8 weeks at that hour of week,
   public holidays excluded);
@@ -87,6 +87,7 @@ from scenarios.models import (
     SHORT_MODELS,
     STAT_MODELS,
     lag_features,
+    off_day,
     series_state,
     stat_forecast,
 )
@@ -335,7 +336,7 @@ def _predict_all(rows: pl.DataFrame, st: _State, s: _Settings) -> pl.DataFrame:
                 part = part.with_columns(series_cat=pl.lit(0, pl.Int32))
             col[idx] = reg.predict(_matrix(part, feats)) * part.get_column("level").to_numpy()
         out = out.with_columns(pl.Series(m, col).fill_nan(None))
-    off_day = pl.col("is_public_holiday") | pl.col("is_bridge_day")
+    off = off_day(out.columns)
     # the medians (per hour of week: smed_k; Monday-Thursday pooled: spool_k), from the state's columns
     medians = {**{m: f"smed_{k}" for m, k in ROBUST_MODELS.items()}, **{m: f"spool_{k}" for m, k in POOLED_MODELS.items()}}
     for m, column in medians.items():
@@ -343,7 +344,7 @@ def _predict_all(rows: pl.DataFrame, st: _State, s: _Settings) -> pl.DataFrame:
             continue
         robust = pl.coalesce(column, pl.col("profile") * pl.col("level"))
         if MODEL_HGB in out.columns:  # holidays: the calendar-aware GBM (the history left them out)
-            robust = pl.when(off_day & pl.col(MODEL_HGB).is_not_null()).then(pl.col(MODEL_HGB)).otherwise(robust)
+            robust = pl.when(off & pl.col(MODEL_HGB).is_not_null()).then(pl.col(MODEL_HGB)).otherwise(robust)
         out = out.with_columns(robust.alias(m))
     if not st.stat.is_empty():
         wide = st.stat.pivot(on="model", index=["series_code", "start_utc"], values="yhat")

@@ -28,8 +28,9 @@ MODEL_POOLED = "weekday_median_5w"   # the same, Monday to Thursday pooled
 MODEL_POOLED_SHORT = "weekday_median_3w"  # the same over 3 weeks
 MODEL_POOLED_LONG = "weekday_median_8w"   # the same over 8 weeks
 MODEL_ENSEMBLE = "ensemble_mean"     # mean of hgb_poisson and the weekday-pooled 5-week median
-#: Robust seasonal baselines: median of the last k weeks at that local hour of week, public holidays and
-#: bridge days left out of the history; on such days in the forecast they take ``hgb_poisson``'s value
+#: Robust seasonal baselines: median of the last k weeks at that local hour of week, public holidays,
+#: bridge days and one-off events left out of the history (:func:`off_day`); on such days in the
+#: forecast they take ``hgb_poisson``'s value
 #: (the calendar-aware model). k = 5 was chosen on the development cutoffs (held-out mean MASE 0.808,
 #: against 0.827 for k = 3 and 0.831 for k = 8).
 ROBUST_MODELS: dict[str, int] = {MODEL_MEDIAN: 5}
@@ -61,10 +62,19 @@ STAT_WEEKS = 4
 STAT_MIN_OBSERVED = 0.6
 
 
+def off_day(columns: list[str]) -> pl.Expr:
+    """Days the medians leave out of their history and hand to the calendar-aware GBM in a forecast:
+    public holidays, bridge days and the town's one-off events (festivals, fairs, sport; not weekly
+    markets, which recur on their weekday and belong in its median)."""
+    off = pl.col("is_public_holiday") | pl.col("is_bridge_day")
+    return off | pl.col("is_event") if "is_event" in columns else off
+
+
 def series_state(obs: pl.DataFrame, origin: dt.datetime, tz: str = "UTC") -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Level, hour-of-week profile and seasonal-naive values of each series from rows before ``origin``.
 
-    ``obs`` has ``series_code, mode, start_utc, count, how, hour, is_public_holiday``. Returns
+    ``obs`` has ``series_code, mode, start_utc, count, how, hour, is_public_holiday, is_bridge_day`` (and
+    ``is_event`` with a town event calendar). Returns
     ``(level, by_how, by_hod)``: ``level``: series_code, mode, level (mean hourly count over the last
     :data:`PROFILE_DAYS` observed days, holidays excluded); ``by_how``: series_code, how, profile (ratio to level), snaive (last observed count at that hour
     of week), smed_k (median of the last k weeks there, see :data:`ROBUST_MODELS`), spool_k (median of the
@@ -80,7 +90,7 @@ def series_state(obs: pl.DataFrame, origin: dt.datetime, tz: str = "UTC") -> tup
         pl.col("start_utc") > pl.col("last") - pl.duration(days=PROFILE_DAYS)
     )
     normal = win.filter(~pl.col("is_public_holiday"))
-    ordinary = hist.join(last, on="series_code").filter(~pl.col("is_public_holiday") & ~pl.col("is_bridge_day"))
+    ordinary = hist.join(last, on="series_code").filter(~off_day(hist.columns))
     # k-week windows in local wall-clock time (naive local stamps): 35 UTC days back from a summer hour
     # would reach one local hour further into a winter week
     wall = pl.col("start_utc").dt.convert_time_zone(tz).dt.replace_time_zone(None)
