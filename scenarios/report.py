@@ -334,18 +334,25 @@ def format_number(x: float | None, lang: str = "fr", decimals: int = 0, signed: 
     '0.88'
     >>> format_number(-1234.0, "en", signed=True)
     '-1,234'
+    >>> format_number(-0.2, "en", signed=True)  # rounds to zero: no "-0"
+    '+0'
     """
     if _missing(x):
         return "—"
-    return _localise(f"{x:+,.{decimals}f}" if signed else f"{x:,.{decimals}f}", lang)
+    return _localise(f"{x:+z,.{decimals}f}" if signed else f"{x:z,.{decimals}f}", lang)
 
 
 def format_pct(x: float | None, lang: str = "fr", decimals: int = 0, signed: bool = False) -> str:
-    """Share 0–1 → ``"92 %"`` (French, narrow no-break space) or ``"92%"`` (English)."""
+    """Share 0–1 → ``"92 %"`` (French, narrow no-break space) or ``"92%"`` (English); a value that rounds
+    to zero has no minus sign.
+
+    >>> format_pct(-0.00002, "en", 2, signed=True)
+    '+0.00%'
+    """
     if _missing(x):
         return "—"
     v = 100 * x
-    s = _localise(f"{v:+,.{decimals}f}" if signed else f"{v:,.{decimals}f}", lang)
+    s = _localise(f"{v:+z,.{decimals}f}" if signed else f"{v:z,.{decimals}f}", lang)
     return s + NNBSP + "%" if lang == "fr" else s + "%"
 
 

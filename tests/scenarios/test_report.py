@@ -21,6 +21,7 @@ from scenarios.report import (
     affected_sensors,
     chart_frames,
     format_number,
+    format_pct,
     render_index,
     render_scenario_report,
     report_frames,
@@ -501,6 +502,9 @@ def test_format_number() -> None:
     assert format_number(1234567.891, "fr", 1) == f"1{NNBSP}234{NNBSP}567,9"
     assert format_number(None) == "—" and format_number(float("nan")) == "—"
     assert format_number(-1234.0, "en", signed=True) == "-1,234" and format_number(52.0, "fr", signed=True) == "+52"
+    # a residual of -0.2 vehicles or -0.00002 % rounds to zero: shown without a minus sign (was "-0", "-0,00 %")
+    assert format_number(-0.2, "fr", signed=True) == "+0" and format_number(-0.4, "fr") == "0"
+    assert format_pct(-0.0000002, "fr", 2, signed=True) == f"+0,00{NNBSP}%"
     assert math.isclose(354 / 365, 0.9698630136986301)
 
 
