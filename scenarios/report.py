@@ -41,7 +41,7 @@ from markupsafe import Markup  # noqa: E402
 
 from scenarios.forecast import FORECAST_SCHEMA, MODEL_HGB, MODEL_SNAIVE  # noqa: E402
 from scenarios.spec import MODE_NAMES, MONTHS, ScenarioSpec  # noqa: E402
-from sensors_io.aggregate import exact_sum  # noqa: E402  (order-independent: byte-identical reports)
+from sensors_io.aggregate import MAX_MISSING_HOURS, exact_sum  # noqa: E402  (order-independent: byte-identical reports)
 from sensors_io.indicators import DEFAULT_TMJA_ESTIMATOR  # noqa: E402
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -77,6 +77,9 @@ LABELS: dict[str, dict[str, str]] = {
         "site": "Site", "sensor": "Capteur", "direction": "Sens", "year": "Année",
         "tmja": "TMJA", "tmjo": "TMJO", "coverage": "Couverture", "imputed": "Part imputée", "estimator": "Estimateur",
         "no_indicators": "Aucun indicateur annuel disponible.",
+        "no_valid_day": "« — » : aucun jour valide dans l'année pour {sensors}. Un jour est valide avec au moins "
+                        "{hours} heures mesurées sur 24 ; un capteur qui ne compte que de jour (Telraam V1 : la nuit "
+                        "n'est pas mesurée) n'en a aucun, et ses totaux de jour ne sont pas un TMJA.",
         "chart_daily": "Totaux journaliers : référence et scénario",
         "chart_daily_note": "Somme des capteurs de chaque mode. Bande : intervalle à 80 % (somme des bornes horaires, donc prudente).",
         "chart_profile": "Profil journalier moyen",
@@ -185,6 +188,9 @@ LABELS: dict[str, dict[str, str]] = {
         "site": "Site", "sensor": "Sensor", "direction": "Direction", "year": "Year",
         "tmja": "TMJA (AADT)", "tmjo": "TMJO", "coverage": "Coverage", "imputed": "Imputed share", "estimator": "Estimator",
         "no_indicators": "No annual indicator available.",
+        "no_valid_day": "“—”: no valid day in the year for {sensors}. A day is valid with at least {hours} measured "
+                        "hours of 24; a sensor that counts in daylight only (Telraam V1: nights are not measured) "
+                        "has none, and its daylight totals are not an AADT.",
         "chart_daily": "Daily totals: baseline and scenario",
         "chart_daily_note": "Sum over the sensors of each mode. Band: 80 % interval (sum of hourly bounds, hence conservative).",
         "chart_profile": "Mean daily profile",
@@ -385,6 +391,63 @@ def raw_value(x: object) -> str:
 
 def mode_label(mode: str, lang: str) -> str:
     return MODE_NAMES[lang].get(mode, mode)
+
+
+#: Indicator codes (:mod:`sensors_io.indicators`, :mod:`scenarios.deltas`) as a reader names them; an
+#: unknown code is shown as is. The CSV files and ``data-value`` keep the codes.
+INDICATOR_NAMES: dict[str, dict[str, str]] = {
+    "fr": {"tmja": "TMJA", "tmjo": "TMJO", "tmjm": "TMJM", "weekend": "Moyenne du week-end",
+           "tmj": "TMJ de la période", "hpm": "HPM (pointe du matin)", "hps": "HPS (pointe du soir)",
+           "hpm_hour": "Heure de la HPM", "hps_hour": "Heure de la HPS", "q30": "Q30 (30ᵉ heure la plus chargée)",
+           "k30": "K30 (Q30 / TMJA)", "pct_heavy": "Part de poids lourds", "uvp": "TMJA en UVP",
+           "summer_index": "Indice estival", "peak_day_index": "Indice du jour de pointe", "v50": "V50",
+           "v85": "V85", "tmja_spread": "Écart entre estimateurs du TMJA", "longest_gap": "Plus longue lacune",
+           "tmja_flag": "Alerte sur le TMJA"},
+    "en": {"tmja": "AADT (TMJA)", "tmjo": "Working-day mean (TMJO)", "tmjm": "Monthly mean (TMJM)",
+           "weekend": "Weekend mean", "tmj": "Mean daily traffic of the period", "hpm": "AM peak hour (HPM)",
+           "hps": "PM peak hour (HPS)", "hpm_hour": "AM peak starts at", "hps_hour": "PM peak starts at",
+           "q30": "Q30 (30th busiest hour)", "k30": "K30 (Q30 / AADT)", "pct_heavy": "Heavy-vehicle share",
+           "uvp": "AADT in PCU", "summer_index": "Summer index", "peak_day_index": "Peak-day index",
+           "v50": "V50", "v85": "V85", "tmja_spread": "Spread of AADT estimators", "longest_gap": "Longest gap",
+           "tmja_flag": "AADT warning"},
+}
+#: Units of the indicators contract as a reader writes them.
+UNIT_NAMES: dict[str, dict[str, str]] = {
+    "fr": {"veh/day": "véh/j", "veh/h": "véh/h", "bikes/day": "vélos/j", "bikes/h": "vélos/h",
+           "pedestrians/day": "piétons/j", "pedestrians/h": "piétons/h", "scooters/day": "trottinettes/j",
+           "scooters/h": "trottinettes/h", "uvp/day": "UVP/j", "uvp/h": "UVP/h", "days": "jours",
+           "h": "heure", "ratio": "ratio", "flag": "alerte"},
+    "en": {"uvp/day": "PCU/day", "uvp/h": "PCU/h", "h": "hour"},
+}
+#: TMJA estimators (INDICATORS.md §1.2) as a reader names them.
+ESTIMATOR_NAMES: dict[str, dict[str, str]] = {
+    "fr": {"mean_valid_days": "moyenne des jours valides", "complete_months": "mois complets",
+           "aashto": "AASHTO (84 moyennes)"},
+    "en": {"mean_valid_days": "mean of valid days", "complete_months": "complete months",
+           "aashto": "AASHTO (84 averages)"},
+}
+
+
+def indicator_label(code: str, lang: str) -> str:
+    return INDICATOR_NAMES[lang].get(code, code)
+
+
+def unit_label(code: str, lang: str) -> str:
+    return UNIT_NAMES[lang].get(code, code)
+
+
+def format_hour(x: float | None, lang: str = "fr", signed: bool = False) -> str:
+    """A local hour of day (an hour start, e.g. the HPM's): ``8`` → ``"8 h"`` (French), ``"8:00"`` (English);
+    a signed change of hours → ``"+1 h"``.
+
+    >>> format_hour(8.0, "fr"), format_hour(17.0, "en"), format_hour(-1.0, "fr", signed=True)
+    ('8\u202fh', '17:00', '-1\u202fh')
+    """
+    if _missing(x):
+        return "—"
+    if signed:
+        return f"{x:+z.0f}{NNBSP}h"
+    return f"{x:.0f}{NNBSP}h" if lang == "fr" else f"{x:.0f}:00"
 
 
 def _mode_key(mode: str) -> tuple[int, str]:
@@ -645,7 +708,7 @@ SECTION_COLUMNS: dict[str, tuple[Col, ...]] = {
     ),
     "indicator_deltas": (
         Col("sensor_id", "sensor"), Col("mode", "mode", "mode", False), Col("direction", "direction", "text", False),
-        Col("indicator", "indicator"), Col("unit", "unit", "text", False),
+        Col("indicator", "indicator", "indicator"), Col("unit", "unit", "unit", False),
         Col("baseline", "baseline_value", "value"), Col("scenario", "scenario_value", "value"),
         Col("delta", "delta", "signed_value"), Col("delta_pct", "delta_pct", "signed_pct"),
     ),
@@ -657,7 +720,7 @@ SECTION_COLUMNS: dict[str, tuple[Col, ...]] = {
     ),
     "impact": (
         Col("sensor_id", "sensor"), Col("mode", "mode", "mode", False), Col("direction", "direction", "text", False),
-        Col("unit", "unit", "text", False),
+        Col("unit", "unit", "unit", False),
         Col("effect", "impact_effect", "signed_value"), Col("lower", "lower80", "signed_value"),
         Col("upper", "upper80", "signed_value"), Col("effect_pct", "effect_pct", "signed_pct", False),
         Col("placebo_as_large", "placebo_rank", "rank", False),
@@ -744,6 +807,11 @@ def _cell_content(value: Any, kind: str, lang: str, row: dict[str, Any] | None) 
         return {"text": "" if value is None else str(value), "raw": None, "cls": "txt"}
     if kind == "mode":
         return {"text": "" if value is None else mode_label(value, lang), "raw": None, "cls": "txt"}
+    if kind in ("indicator", "unit"):  # the reader's name; data-value keeps the code
+        label = indicator_label if kind == "indicator" else unit_label
+        return {"text": "" if value is None else label(value, lang), "raw": value, "cls": "txt"}
+    if kind in ("value", "signed_value") and str((row or {}).get("indicator", "")).endswith("_hour"):
+        return {"text": format_hour(value, lang, signed=kind == "signed_value"), "raw": raw_value(value), "cls": None}
     if kind == "check":
         if value is None:
             return {"text": "—", "raw": "", "cls": "check"}
@@ -770,7 +838,7 @@ def _cell_content(value: Any, kind: str, lang: str, row: dict[str, Any] | None) 
 
 def _head(text: str, kind: str = "text") -> dict[str, Any]:
     """A column header, aligned like its cells (numbers to the right)."""
-    return {"text": text, "cls": "txt" if kind in ("text", "mode") else "num"}
+    return {"text": text, "cls": "txt" if kind in ("text", "mode", "indicator", "unit") else "num"}
 
 
 def _table(name: str, frame: pl.DataFrame, lang: str, names: dict[str, str]) -> dict[str, Any]:
@@ -821,6 +889,15 @@ def indicator_frame(data: ReportData) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
+def _no_valid_day(frame: pl.DataFrame, lang: str) -> str | None:
+    """The note under the indicator table naming the sensors shown without TMJA or TMJO, if any."""
+    empty = frame.filter(pl.col("tmja").is_null() & pl.col("tmjo").is_null())
+    if empty.is_empty():
+        return None
+    sensors = sorted(set(empty["sensor_id"].to_list()))
+    return LABELS[lang]["no_valid_day"].format(sensors=", ".join(sensors), hours=24 - MAX_MISSING_HOURS)
+
+
 def _indicator_rows(frame: pl.DataFrame, lang: str) -> list[dict]:
     rows = []
     for r in frame.iter_rows(named=True):
@@ -831,7 +908,7 @@ def _indicator_rows(frame: pl.DataFrame, lang: str) -> list[dict]:
             "direction": r["direction"], "period": r["period"], "tmja": cells["tmja"], "tmjo": cells["tmjo"],
             "coverage": {"text": format_pct(r["coverage"], lang), "raw": raw_value(r["coverage"])},
             "imputed": {"text": format_pct(r["imputed_share"], lang), "raw": raw_value(r["imputed_share"])},
-            "estimator": r["estimator"] or "",
+            "estimator": ESTIMATOR_NAMES[lang].get(r["estimator"], r["estimator"]) if r["estimator"] else "",
         })
     return rows
 
@@ -1146,6 +1223,7 @@ def render_scenario_report(data: ReportData, lang: str = "fr") -> str:
         "synthetic": data.synthetic,
         "effect_rows": _effect_rows(frames["effect"], lang),
         "indicator_rows": _indicator_rows(frames["indicators"], lang),
+        "no_valid_day": _no_valid_day(frames["indicators"], lang),
         "scores": _score_table(frames["scores"], lang),
         "chart_reason": t[reason] if reason else None,
         "daily_chart": None if reason else _daily_chart(frames["daily_totals"], lang),

@@ -117,11 +117,11 @@ def make_sections() -> dict[str, pl.DataFrame]:
             "residual_pct": [0.05, 5.0],  # 100 × 5 / 10 000 = 0.05 % ≤ 0.1 % ✓ ; 100 × 100 / 2 000 = 5 % ✗
         }),
         "indicator_deltas": pl.DataFrame({
-            "sensor_id": ["C01", "C01", EVIL], "mode": ["car", "car", "pedestrian"],
-            "direction": ["all", "all", "both"],
-            "indicator": ["tmja", "hpm", "tmja"], "unit": ["veh/day", "veh/h", "ped/day"],
-            "baseline": [8000.0, 650.0, 1200.0], "scenario": [9600.0, 702.0, 1380.0],
-            "delta": [1600.0, 52.0, 180.0], "delta_pct": [20.0, 8.0, 15.0],
+            "sensor_id": ["C01", "C01", "C01", EVIL], "mode": ["car", "car", "car", "pedestrian"],
+            "direction": ["all", "all", "all", "both"],
+            "indicator": ["tmja", "hpm", "hpm_hour", "tmja"], "unit": ["veh/day", "veh/h", "h", "ped/day"],
+            "baseline": [8000.0, 650.0, 8.0, 1200.0], "scenario": [9600.0, 702.0, 7.0, 1380.0],
+            "delta": [1600.0, 52.0, -1.0, 180.0], "delta_pct": [20.0, 8.0, None, 15.0],
         }),
         "saturation": pl.DataFrame({
             "sensor_id": ["C01"], "mode": ["car"], "direction": ["all"], "threshold": [900.0],
@@ -327,6 +327,20 @@ def test_scoreboard_summary_in_english_and_when_every_model_wins(data: ReportDat
         "Les 2 séries utilisent un modèle qui bat la prévision naïve au backtest.")
 
 
+def test_sensors_without_a_valid_day_are_named_under_the_indicator_table(data: ReportData, html_fr: str) -> None:
+    # A daylight-only Telraam sensor: the year holds no day with 19 measured hours, so no TMJA nor TMJO.
+    assert 'id="no-valid-day"' not in html_fr  # every sensor of the fixture has a TMJA
+    extra = pl.DataFrame([("T01", "bike", "all", "2025", "tmja", "mean_valid_days", None, "bikes/day", 0.0, 0.0)],
+                         schema=data.indicators.schema, orient="row")
+    html = render_scenario_report(ReportData(**{**data.__dict__, "indicators": pl.concat([data.indicators, extra])}))
+    assert [c for c in _parse(html).cells if c[0] == "tmja" and not c[1]] == [("tmja", "", "—")]  # T01's row
+    note = re.search(r'<p class="note" id="no-valid-day">([^<]*)</p>', html).group(1)
+    assert unescape(note) == (
+        "« — » : aucun jour valide dans l'année pour T01. Un jour est valide avec au moins 19 heures mesurées "
+        "sur 24 ; un capteur qui ne compte que de jour (Telraam V1 : la nuit n'est pas mesurée) n'en a aucun, "
+        "et ses totaux de jour ne sont pas un TMJA.")
+
+
 def test_optional_section_values(html_fr: str) -> None:
     mb = {r[0][2]: r for r in _rows(html_fr, "mass-balance-table")}  # target first: no site column
     # residual_pct 0.05 ≤ 0.1 → ✓ ; 5.0 > 0.1 → ✗ (hand values in make_sections)
@@ -337,9 +351,14 @@ def test_optional_section_values(html_fr: str) -> None:
     imp = _rows(html_fr, "impact-table")[0]
     assert imp[-1] == (None, "2/4", f"2{NNBSP}/{NNBSP}4")  # |1500| and |1250| ≥ |−1200|
     assert imp[-2] == (None, "-60.0", f"-60,0{NNBSP}%")
-    deltas = {(r[1][2], r[4][2]): r for r in _rows(html_fr, "indicator-deltas-table")}
+    deltas = {(r[1][2], r[4][1]): r for r in _rows(html_fr, "indicator-deltas-table")}  # keyed by code
     assert deltas[("C01", "tmja")][-2] == (None, "1600.0", f"+1{NNBSP}600")
     assert deltas[("C01", "hpm")][-3] == (None, "702.0", "702")
+    # indicators and units by their French names, the codes kept in data-value; the peak's hour as an hour
+    assert deltas[("C01", "hpm")][4:6] == [("txt", "hpm", "HPM (pointe du matin)"), ("txt", "veh/h", "véh/h")]
+    assert deltas[("C01", "hpm_hour")][4:] == [
+        ("txt", "hpm_hour", "Heure de la HPM"), ("txt", "h", "heure"), (None, "8.0", f"8{NNBSP}h"),
+        (None, "7.0", f"7{NNBSP}h"), (None, "-1.0", f"-1{NNBSP}h"), (None, "", "—")]
     quality = {r[1][2]: r for r in _rows(html_fr, "quality-table")}
     assert quality["C01"][-2] == (None, repr(354 / 365), f"97{NNBSP}%")  # 354 / 365 = 0.9699
 
@@ -400,9 +419,9 @@ def test_render_is_deterministic_whatever_the_row_order(data: ReportData, html_f
 
 
 def test_english_labels(html_en: str) -> None:
-    from scenarios.report import INDEX_LABELS, LABELS, MODEL_DESCRIPTIONS
+    from scenarios.report import ESTIMATOR_NAMES, INDEX_LABELS, INDICATOR_NAMES, LABELS, MODEL_DESCRIPTIONS
 
-    for table in (LABELS, INDEX_LABELS, MODEL_DESCRIPTIONS):  # every label exists in both languages
+    for table in (LABELS, INDEX_LABELS, MODEL_DESCRIPTIONS, INDICATOR_NAMES, ESTIMATOR_NAMES):  # both languages
         assert set(table["fr"]) == set(table["en"])
     from scenarios import models as m
 
@@ -417,8 +436,10 @@ def test_english_labels(html_en: str) -> None:
     tmja = {float(c[1]): c[2] for c in _parse(html).cells if c[0] == "tmja" and c[1]}
     assert tmja[8123.456789] == "8,123"
     assert ('<a href="index.en.html">All scenarios</a>') in html
-    deltas = {(r[1][2], r[4][2]): r for r in _rows(html, "indicator-deltas-table")}
+    deltas = {(r[1][2], r[4][1]): r for r in _rows(html, "indicator-deltas-table")}
     assert deltas[("C01", "tmja")][-2] == (None, "1600.0", "+1,600")
+    assert deltas[("C01", "tmja")][4] == ("txt", "tmja", "AADT (TMJA)")
+    assert deltas[("C01", "hpm_hour")][6] == (None, "8.0", "8:00")
 
 
 def test_no_banner_for_real_data(data: ReportData) -> None:
