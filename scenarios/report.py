@@ -114,6 +114,8 @@ LABELS: dict[str, dict[str, str]] = {
         "indicator": "Indicateur", "unit": "Unité", "baseline_value": "Référence", "scenario_value": "Scénario",
         "delta": "Écart", "delta_pct": "Écart (%)",
         "empty_indicator_deltas": "Aucun indicateur recalculé pour ce scénario.",
+        "unchanged_sensors": "Non repris ci-dessus, {n} capteur(s) que le scénario ne change pas (écart nul sur chaque "
+                             "indicateur) : {sensors}. Leurs valeurs sont dans data/{scenario}/indicator_deltas.csv.",
         "saturation": "Heures au-delà du seuil de saturation",
         "saturation_intro": "Nombre d'heures de la période où le débit prévu dépasse le seuil de saturation du "
                             "capteur, sans puis avec le scénario.",
@@ -224,6 +226,8 @@ LABELS: dict[str, dict[str, str]] = {
         "indicator": "Indicator", "unit": "Unit", "baseline_value": "Baseline", "scenario_value": "Scenario",
         "delta": "Change", "delta_pct": "Change (%)",
         "empty_indicator_deltas": "No indicator recomputed for this scenario.",
+        "unchanged_sensors": "Not shown above: {n} sensor(s) the scenario does not change (zero change on every "
+                             "indicator): {sensors}. Their values are in data/{scenario}/indicator_deltas.csv.",
         "saturation": "Hours above the saturation threshold",
         "saturation_intro": "Hours of the period when the forecast flow exceeds the sensor's saturation "
                             "threshold, without then with the scenario.",
@@ -852,7 +856,21 @@ def _table(name: str, frame: pl.DataFrame, lang: str, names: dict[str, str]) -> 
         cells = [_cell(names.get(r["sensor_id"], ""), "text", lang)] if with_site else []
         cells += [_cell(r[c.name], c.kind, lang, r) for c in cols]
         rows.append({"sensor": r.get("sensor_id"), "cells": cells})
-    return {"id": name.replace("_", "-") + "-table", "headers": headers, "rows": rows}
+    return {"id": name.replace("_", "-") + "-table", "headers": headers, "rows": rows, "after": None}
+
+
+#: An indicator change smaller than this is no change (the sums are exact; this only absorbs float noise).
+UNCHANGED_TOLERANCE = 1e-9
+
+
+def _changed_sensors_first(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+    """The indicator-delta rows of the sensors the scenario changes, and the other sensors' ids (sorted).
+    When the scenario changes none, every row is kept (the table then shows that nothing moves)."""
+    moved = frame.filter(pl.col("delta").abs() > UNCHANGED_TOLERANCE).get_column("sensor_id").unique()
+    if moved.is_empty():
+        return frame, []
+    unchanged = sorted(set(frame.get_column("sensor_id").to_list()) - set(moved.to_list()))
+    return frame.filter(pl.col("sensor_id").is_in(moved.implode())), unchanged
 
 
 def indicator_frame(data: ReportData) -> pl.DataFrame:
@@ -1208,7 +1226,14 @@ def render_scenario_report(data: ReportData, lang: str = "fr") -> str:
     cutoff = cutoffs.max() if cutoffs is not None and cutoffs.len() else None
     reason = _no_chart_reason(frames["daily_totals"])
     names = _site_names(data)
-    sections = {name: _table(name, frames[name], lang, names) for name in OPTIONAL_SECTIONS if name in frames}
+    shown = dict(frames)
+    unchanged: list[str] = []
+    if "indicator_deltas" in frames:  # an urbanist reads what moves; the CSV keeps every row
+        shown["indicator_deltas"], unchanged = _changed_sensors_first(frames["indicator_deltas"])
+    sections = {name: _table(name, shown[name], lang, names) for name in OPTIONAL_SECTIONS if name in frames}
+    if unchanged:
+        sections["indicator_deltas"]["after"] = t["unchanged_sensors"].format(
+            n=len(unchanged), sensors=", ".join(unchanged), scenario=spec.name)
     method_items = t["method_items"].split("\n")
     if "mass_balance" in frames:
         method_items.append(t["method_mass_balance"])

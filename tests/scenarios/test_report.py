@@ -341,6 +341,27 @@ def test_sensors_without_a_valid_day_are_named_under_the_indicator_table(data: R
         "et ses totaux de jour ne sont pas un TMJA.")
 
 
+def test_indicator_deltas_show_the_sensors_the_scenario_changes(data: ReportData) -> None:
+    # B01 is outside the scenario: zero change on each of its indicators. Its rows leave the table (a
+    # sentence names it) but stay in the CSV; a scenario that changes nothing keeps every row.
+    still = pl.DataFrame({"sensor_id": ["B01", "B01"], "mode": ["bike", "bike"], "direction": ["both", "both"],
+                          "indicator": ["tmja", "hpm"], "unit": ["bikes/day", "bikes/h"], "baseline": [300.0, 40.0],
+                          "scenario": [300.0, 40.0], "delta": [0.0, 0.0], "delta_pct": [0.0, 0.0]})
+    deltas = pl.concat([data.indicator_deltas, still], how="diagonal_relaxed")
+    with_b01 = ReportData(**{**data.__dict__, "indicator_deltas": deltas})
+    html = render_scenario_report(with_b01)
+    assert sorted({r[1][2] for r in _rows(html, "indicator-deltas-table")}) == sorted(["C01", EVIL])
+    note = re.search(r'<p class="note" id="indicator-deltas-after">([^<]*)</p>', html).group(1)
+    assert unescape(note) == ("Non repris ci-dessus, 1 capteur(s) que le scénario ne change pas (écart nul sur "
+                              "chaque indicateur) : B01. Leurs valeurs sont dans "
+                              f"data/{data.spec.name}/indicator_deltas.csv.")
+    assert report_frames(with_b01)["indicator_deltas"].filter(sensor_id="B01").height == 2
+    nothing = ReportData(**{**data.__dict__, "indicator_deltas": still})
+    html = render_scenario_report(nothing)
+    assert [r[4][1] for r in _rows(html, "indicator-deltas-table")] == ["hpm", "tmja"]
+    assert 'id="indicator-deltas-after"' not in html
+
+
 def test_optional_section_values(html_fr: str) -> None:
     mb = {r[0][2]: r for r in _rows(html_fr, "mass-balance-table")}  # target first: no site column
     # residual_pct 0.05 ≤ 0.1 → ✓ ; 5.0 > 0.1 → ✗ (hand values in make_sections)
