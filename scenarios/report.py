@@ -78,8 +78,9 @@ LABELS: dict[str, dict[str, str]] = {
         "tmja": "TMJA", "tmjo": "TMJO", "coverage": "Couverture", "imputed": "Part imputée", "estimator": "Estimateur",
         "no_indicators": "Aucun indicateur annuel disponible.",
         "no_valid_day": "« — » : aucun jour valide dans l'année pour {sensors}. Un jour est valide avec au moins "
-                        "{hours} heures mesurées sur 24 ; un capteur qui ne compte que de jour (Telraam V1 : la nuit "
-                        "n'est pas mesurée) n'en a aucun, et ses totaux de jour ne sont pas un TMJA.",
+                        "{hours} heures sur 24 ayant une valeur (mesurée ou imputée) ; un capteur qui ne compte que "
+                        "de jour (Telraam V1 : la nuit n'est pas mesurée) n'en a aucun, et ses totaux de jour ne "
+                        "sont pas un TMJA.",
         "chart_daily": "Totaux journaliers : référence et scénario",
         "chart_daily_note": "Somme des capteurs de chaque mode. Bande : intervalle à 80 % (somme des bornes horaires, donc prudente).",
         "chart_profile": "Profil journalier moyen",
@@ -114,8 +115,9 @@ LABELS: dict[str, dict[str, str]] = {
         "indicator": "Indicateur", "unit": "Unité", "baseline_value": "Référence", "scenario_value": "Scénario",
         "delta": "Écart", "delta_pct": "Écart (%)",
         "empty_indicator_deltas": "Aucun indicateur recalculé pour ce scénario.",
-        "unchanged_sensors": "Non repris ci-dessus, {n} capteur(s) que le scénario ne change pas (écart nul sur chaque "
-                             "indicateur) : {sensors}. Leurs valeurs sont dans data/{scenario}/indicator_deltas.csv.",
+        "sensor_one": "le capteur", "sensor_many": "les {n} capteurs",
+        "unchanged_sensors": "Le scénario ne change pas {sensors} (écart nul sur chaque indicateur) : "
+                             "absents du tableau, ils sont dans data/{scenario}/indicator_deltas.csv.",
         "saturation": "Heures au-delà du seuil de saturation",
         "saturation_intro": "Nombre d'heures de la période où le débit prévu dépasse le seuil de saturation du "
                             "capteur, sans puis avec le scénario.",
@@ -188,11 +190,11 @@ LABELS: dict[str, dict[str, str]] = {
         "indicators_intro": "AADT (TMJA): annual average daily traffic (all days); TMJO: average working-day traffic. "
                             "Counts per day, both directions summed where the direction is “all”.",
         "site": "Site", "sensor": "Sensor", "direction": "Direction", "year": "Year",
-        "tmja": "TMJA (AADT)", "tmjo": "TMJO", "coverage": "Coverage", "imputed": "Imputed share", "estimator": "Estimator",
+        "tmja": "AADT (TMJA)", "tmjo": "TMJO", "coverage": "Coverage", "imputed": "Imputed share", "estimator": "Estimator",
         "no_indicators": "No annual indicator available.",
-        "no_valid_day": "“—”: no valid day in the year for {sensors}. A day is valid with at least {hours} measured "
-                        "hours of 24; a sensor that counts in daylight only (Telraam V1: nights are not measured) "
-                        "has none, and its daylight totals are not an AADT.",
+        "no_valid_day": "“—”: no valid day in the year for {sensors}. A day is valid with at least {hours} hours "
+                        "of 24 holding a value (measured or imputed); a sensor that counts in daylight only (Telraam "
+                        "V1: nights are not measured) has none, and its daylight totals are not an AADT.",
         "chart_daily": "Daily totals: baseline and scenario",
         "chart_daily_note": "Sum over the sensors of each mode. Band: 80 % interval (sum of hourly bounds, hence conservative).",
         "chart_profile": "Mean daily profile",
@@ -226,8 +228,9 @@ LABELS: dict[str, dict[str, str]] = {
         "indicator": "Indicator", "unit": "Unit", "baseline_value": "Baseline", "scenario_value": "Scenario",
         "delta": "Change", "delta_pct": "Change (%)",
         "empty_indicator_deltas": "No indicator recomputed for this scenario.",
-        "unchanged_sensors": "Not shown above: {n} sensor(s) the scenario does not change (zero change on every "
-                             "indicator): {sensors}. Their values are in data/{scenario}/indicator_deltas.csv.",
+        "sensor_one": "sensor", "sensor_many": "the {n} sensors",
+        "unchanged_sensors": "The scenario does not change {sensors} (zero change on every indicator): left "
+                             "out of the table, they are in data/{scenario}/indicator_deltas.csv.",
         "saturation": "Hours above the saturation threshold",
         "saturation_intro": "Hours of the period when the forecast flow exceeds the sensor's saturation "
                             "threshold, without then with the scenario.",
@@ -401,27 +404,30 @@ def mode_label(mode: str, lang: str) -> str:
 #: unknown code is shown as is. The CSV files and ``data-value`` keep the codes.
 INDICATOR_NAMES: dict[str, dict[str, str]] = {
     "fr": {"tmja": "TMJA", "tmjo": "TMJO", "tmjm": "TMJM", "weekend": "Moyenne du week-end",
-           "tmj": "TMJ de la période", "hpm": "HPM (pointe du matin)", "hps": "HPS (pointe du soir)",
-           "hpm_hour": "Heure de la HPM", "hps_hour": "Heure de la HPS", "q30": "Q30 (30ᵉ heure la plus chargée)",
+           "tmj": "TMJ de la période", "hpm": "HPM (heure de pointe du matin)",
+           "hps": "HPS (heure de pointe du soir)", "hpm_hour": "Début de la HPM", "hps_hour": "Début de la HPS",
+           "q30": "Q30 (30ᵉ heure la plus chargée)",
            "k30": "K30 (Q30 / TMJA)", "pct_heavy": "Part de poids lourds", "uvp": "TMJA en UVP",
            "summer_index": "Indice estival", "peak_day_index": "Indice du jour de pointe", "v50": "V50",
            "v85": "V85", "tmja_spread": "Écart entre estimateurs du TMJA", "longest_gap": "Plus longue lacune",
-           "tmja_flag": "Alerte sur le TMJA"},
+           "tmja_flag": "Alerte sur le TMJA", "hours_above_saturation": "Heures au-delà du seuil de saturation",
+           "vc_max": "Rapport débit / capacité maximal"},
     "en": {"tmja": "AADT (TMJA)", "tmjo": "Working-day mean (TMJO)", "tmjm": "Monthly mean (TMJM)",
            "weekend": "Weekend mean", "tmj": "Mean daily traffic of the period", "hpm": "AM peak hour (HPM)",
            "hps": "PM peak hour (HPS)", "hpm_hour": "AM peak starts at", "hps_hour": "PM peak starts at",
            "q30": "Q30 (30th busiest hour)", "k30": "K30 (Q30 / AADT)", "pct_heavy": "Heavy-vehicle share",
            "uvp": "AADT in PCU", "summer_index": "Summer index", "peak_day_index": "Peak-day index",
            "v50": "V50", "v85": "V85", "tmja_spread": "Spread of AADT estimators", "longest_gap": "Longest gap",
-           "tmja_flag": "AADT warning"},
+           "tmja_flag": "AADT warning", "hours_above_saturation": "Hours above the saturation threshold",
+           "vc_max": "Peak volume / capacity ratio"},
 }
 #: Units of the indicators contract as a reader writes them.
 UNIT_NAMES: dict[str, dict[str, str]] = {
     "fr": {"veh/day": "véh/j", "veh/h": "véh/h", "bikes/day": "vélos/j", "bikes/h": "vélos/h",
            "pedestrians/day": "piétons/j", "pedestrians/h": "piétons/h", "scooters/day": "trottinettes/j",
            "scooters/h": "trottinettes/h", "uvp/day": "UVP/j", "uvp/h": "UVP/h", "days": "jours",
-           "h": "heure", "ratio": "ratio", "flag": "alerte"},
-    "en": {"uvp/day": "PCU/day", "uvp/h": "PCU/h", "h": "hour"},
+           "ratio": "ratio", "flag": "alerte"},
+    "en": {"uvp/day": "PCU/day", "uvp/h": "PCU/h"},
 }
 #: TMJA estimators (INDICATORS.md §1.2) as a reader names them.
 ESTIMATOR_NAMES: dict[str, dict[str, str]] = {
@@ -866,7 +872,10 @@ UNCHANGED_TOLERANCE = 1e-9
 def _changed_sensors_first(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
     """The indicator-delta rows of the sensors the scenario changes, and the other sensors' ids (sorted).
     When the scenario changes none, every row is kept (the table then shows that nothing moves)."""
-    moved = frame.filter(pl.col("delta").abs() > UNCHANGED_TOLERANCE).get_column("sensor_id").unique()
+    # a value on one side only (null delta) is a change too
+    changed = (pl.col("delta").abs() > UNCHANGED_TOLERANCE).fill_null(
+        pl.col("baseline").is_null() != pl.col("scenario").is_null())
+    moved = frame.filter(changed).get_column("sensor_id").unique()
     if moved.is_empty():
         return frame, []
     unchanged = sorted(set(frame.get_column("sensor_id").to_list()) - set(moved.to_list()))
@@ -909,7 +918,10 @@ def indicator_frame(data: ReportData) -> pl.DataFrame:
 
 def _no_valid_day(frame: pl.DataFrame, lang: str) -> str | None:
     """The note under the indicator table naming the sensors shown without TMJA or TMJO, if any."""
-    empty = frame.filter(pl.col("tmja").is_null() & pl.col("tmjo").is_null())
+    # estimator A (or none): a null TMJA of estimator B or C has other reasons (no complete month, an
+    # empty dow × month cell)
+    empty = frame.filter(pl.col("tmja").is_null() & pl.col("tmjo").is_null()
+                         & (pl.col("estimator").is_null() | (pl.col("estimator") == "mean_valid_days")))
     if empty.is_empty():
         return None
     sensors = sorted(set(empty["sensor_id"].to_list()))
@@ -1232,8 +1244,9 @@ def render_scenario_report(data: ReportData, lang: str = "fr") -> str:
         shown["indicator_deltas"], unchanged = _changed_sensors_first(frames["indicator_deltas"])
     sections = {name: _table(name, shown[name], lang, names) for name in OPTIONAL_SECTIONS if name in frames}
     if unchanged:
-        sections["indicator_deltas"]["after"] = t["unchanged_sensors"].format(
-            n=len(unchanged), sensors=", ".join(unchanged), scenario=spec.name)
+        sensors = (f"{t['sensor_one']} {unchanged[0]}" if len(unchanged) == 1
+                   else t["sensor_many"].format(n=len(unchanged)) + " " + ", ".join(unchanged))
+        sections["indicator_deltas"]["after"] = t["unchanged_sensors"].format(sensors=sensors, scenario=spec.name)
     method_items = t["method_items"].split("\n")
     if "mass_balance" in frames:
         method_items.append(t["method_mass_balance"])

@@ -334,10 +334,13 @@ def test_sensors_without_a_valid_day_are_named_under_the_indicator_table(data: R
                          schema=data.indicators.schema, orient="row")
     html = render_scenario_report(ReportData(**{**data.__dict__, "indicators": pl.concat([data.indicators, extra])}))
     assert [c for c in _parse(html).cells if c[0] == "tmja" and not c[1]] == [("tmja", "", "—")]  # T01's row
+    other = extra.with_columns(estimator=pl.lit("complete_months"))  # null for another reason: no note
+    html_b = render_scenario_report(ReportData(**{**data.__dict__, "indicators": pl.concat([data.indicators, other])}))
+    assert 'id="no-valid-day"' not in html_b
     note = re.search(r'<p class="note" id="no-valid-day">([^<]*)</p>', html).group(1)
     assert unescape(note) == (
-        "« — » : aucun jour valide dans l'année pour T01. Un jour est valide avec au moins 19 heures mesurées "
-        "sur 24 ; un capteur qui ne compte que de jour (Telraam V1 : la nuit n'est pas mesurée) n'en a aucun, "
+        "« — » : aucun jour valide dans l'année pour T01. Un jour est valide avec au moins 19 heures sur 24 "
+        "ayant une valeur (mesurée ou imputée) ; un capteur qui ne compte que de jour (Telraam V1 : la nuit n'est pas mesurée) n'en a aucun, "
         "et ses totaux de jour ne sont pas un TMJA.")
 
 
@@ -347,15 +350,25 @@ def test_indicator_deltas_show_the_sensors_the_scenario_changes(data: ReportData
     still = pl.DataFrame({"sensor_id": ["B01", "B01"], "mode": ["bike", "bike"], "direction": ["both", "both"],
                           "indicator": ["tmja", "hpm"], "unit": ["bikes/day", "bikes/h"], "baseline": [300.0, 40.0],
                           "scenario": [300.0, 40.0], "delta": [0.0, 0.0], "delta_pct": [0.0, 0.0]})
-    deltas = pl.concat([data.indicator_deltas, still], how="diagonal_relaxed")
+    # D01's share of heavy vehicles exists only in the scenario (null delta): a change, shown
+    appears = pl.DataFrame({"sensor_id": ["D01"], "mode": ["heavy"], "direction": ["all"], "indicator": ["pct_heavy"],
+                            "unit": ["%"], "baseline": [None], "scenario": [4.0], "delta": [None], "delta_pct": [None]},
+                           schema_overrides={"baseline": pl.Float64, "delta": pl.Float64, "delta_pct": pl.Float64})
+    deltas = pl.concat([data.indicator_deltas, still, appears], how="diagonal_relaxed")
     with_b01 = ReportData(**{**data.__dict__, "indicator_deltas": deltas})
     html = render_scenario_report(with_b01)
-    assert sorted({r[1][2] for r in _rows(html, "indicator-deltas-table")}) == sorted(["C01", EVIL])
+    assert sorted({r[1][2] for r in _rows(html, "indicator-deltas-table")}) == sorted(["C01", "D01", EVIL])
     note = re.search(r'<p class="note" id="indicator-deltas-after">([^<]*)</p>', html).group(1)
-    assert unescape(note) == ("Non repris ci-dessus, 1 capteur(s) que le scénario ne change pas (écart nul sur "
-                              "chaque indicateur) : B01. Leurs valeurs sont dans "
-                              f"data/{data.spec.name}/indicator_deltas.csv.")
+    assert unescape(note) == ("Le scénario ne change pas le capteur B01 (écart nul sur chaque indicateur) : absents "
+                              f"du tableau, ils sont dans data/{data.spec.name}/indicator_deltas.csv.")
     assert report_frames(with_b01)["indicator_deltas"].filter(sensor_id="B01").height == 2
+    for seed in (1, 2):  # the same report whatever the rows' order
+        assert render_scenario_report(shuffled(with_b01, seed)) == html
+    en = render_scenario_report(ReportData(**{**with_b01.__dict__,
+                                              "indicator_deltas": pl.concat([deltas, still.with_columns(sensor_id=pl.lit("A01"))])}),
+                                lang="en")
+    assert unescape(re.search(r'id="indicator-deltas-after">([^<]*)</p>', en).group(1)).startswith(
+        "The scenario does not change the 2 sensors A01, B01 (zero change on every indicator)")
     nothing = ReportData(**{**data.__dict__, "indicator_deltas": still})
     html = render_scenario_report(nothing)
     assert [r[4][1] for r in _rows(html, "indicator-deltas-table")] == ["hpm", "tmja"]
@@ -376,9 +389,9 @@ def test_optional_section_values(html_fr: str) -> None:
     assert deltas[("C01", "tmja")][-2] == (None, "1600.0", f"+1{NNBSP}600")
     assert deltas[("C01", "hpm")][-3] == (None, "702.0", "702")
     # indicators and units by their French names, the codes kept in data-value; the peak's hour as an hour
-    assert deltas[("C01", "hpm")][4:6] == [("txt", "hpm", "HPM (pointe du matin)"), ("txt", "veh/h", "véh/h")]
+    assert deltas[("C01", "hpm")][4:6] == [("txt", "hpm", "HPM (heure de pointe du matin)"), ("txt", "veh/h", "véh/h")]
     assert deltas[("C01", "hpm_hour")][4:] == [
-        ("txt", "hpm_hour", "Heure de la HPM"), ("txt", "h", "heure"), (None, "8.0", f"8{NNBSP}h"),
+        ("txt", "hpm_hour", "Début de la HPM"), ("txt", "h", "h"), (None, "8.0", f"8{NNBSP}h"),
         (None, "7.0", f"7{NNBSP}h"), (None, "-1.0", f"-1{NNBSP}h"), (None, "", "—")]
     quality = {r[1][2]: r for r in _rows(html_fr, "quality-table")}
     assert quality["C01"][-2] == (None, repr(354 / 365), f"97{NNBSP}%")  # 354 / 365 = 0.9699
@@ -444,6 +457,13 @@ def test_english_labels(html_en: str) -> None:
 
     for table in (LABELS, INDEX_LABELS, MODEL_DESCRIPTIONS, INDICATOR_NAMES, ESTIMATOR_NAMES):  # both languages
         assert set(table["fr"]) == set(table["en"])
+    # every indicator code the pipeline writes has a reader's name: sensors_io.indicators (the units table and
+    # the volumes) and scenarios.deltas (tmj, peaks, share of heavy vehicles, saturation)
+    from sensors_io.indicators import HOURLY_VOLUMES, INDICATOR_UNITS
+
+    codes = {*INDICATOR_UNITS, *HOURLY_VOLUMES, "tmja", "tmjo", "tmjm", "weekend", "uvp", "tmj", "pct_heavy",
+             "hours_above_saturation", "vc_max"}
+    assert codes <= set(INDICATOR_NAMES["fr"])
     from scenarios import models as m
 
     every_model = {v for k, v in vars(m).items() if k.startswith("MODEL_") and isinstance(v, str)}
