@@ -8,6 +8,7 @@ import polars as pl
 
 from assets.aggregate import hourly_counts
 from pipelines.resources import LakeResource
+from scenarios.events import TOWN_EVENT_FILES, town_events
 from scenarios.forecast import FORECAST_SCHEMA, SCORES_SCHEMA, candidate_models, fit_baseline, save_model
 
 MODEL_FILE = "models/baseline.pkl"
@@ -50,7 +51,9 @@ def baseline_forecast(context: dg.AssetExecutionContext, config: ForecastConfig,
         yield dg.Output(pl.DataFrame(schema=FORECAST_SCHEMA), output_name="baseline_forecast", metadata={"note": note})
         yield dg.Output(pl.DataFrame(schema=SCORES_SCHEMA), output_name="forecast_scores", metadata={"note": note})
         return
-    model = fit_baseline(hourly, tz=lake.tz, zone=lake.school_zone, models=candidate_models(config.statsmodels))
+    events = town_events(lake.home_path)  # <home>/events.yaml when the town keeps one
+    model = fit_baseline(hourly, tz=lake.tz, zone=lake.school_zone, events=events,
+                         models=candidate_models(config.statsmodels))
     save_model(model, lake.lake / MODEL_FILE)
     start = model.cutoff_utc + dt.timedelta(hours=1)
     forecasts = model.predict(start, start + dt.timedelta(hours=HORIZON_HOURS))
@@ -58,7 +61,9 @@ def baseline_forecast(context: dg.AssetExecutionContext, config: ForecastConfig,
     chosen = scores.filter(pl.col("chosen"))
     yield dg.Output(forecasts, output_name="baseline_forecast",
                     metadata={"cutoff_utc": str(model.cutoff_utc), "series": chosen.height,
-                              "fit_seconds": round(model.fit_seconds, 1)})
+                              "fit_seconds": round(model.fit_seconds, 1),
+                              "event_calendar": events.source if events is not None
+                              else f"none (<home>/{TOWN_EVENT_FILES[0]})"})
     yield dg.Output(scores, output_name="forecast_scores",
                     metadata={"mean_mase_chosen": float(chosen["mase"].mean() or 0.0),
                               "models": dg.MetadataValue.json(dict(chosen["model"].value_counts().iter_rows()))})

@@ -12,14 +12,36 @@ from pipelines.settings import Settings, load_settings
 
 def _user_errors() -> tuple[type[Exception], ...]:
     from scenarios.calendars import CalendarCoverageError
+    from scenarios.events import EventFileError
     from scenarios.spec import ScenarioFileError
     from sensors_io.errors import IngestError
 
-    return IngestError, CalendarCoverageError, ScenarioFileError
+    return IngestError, CalendarCoverageError, ScenarioFileError, EventFileError
 
 
 #: The synthetic town's exports live beside the landing folder: its truth.json is not sensor data.
 DEMO_FOLDER = "demo_town"
+
+
+#: Files from docs/examples a demo home starts with (a town writes its own): what they are.
+DEMO_HOME_FILES = {
+    # the demo town's known anomalies (closure, festivals, outage, stuck run), as a town would register them
+    "anomalies.yaml": "Anomaly register",
+    # its past festivals, for the forecast's calendar
+    "events.yaml": "Town event calendar",
+}
+
+
+def install_demo_files(home: Path) -> list[Path]:
+    """Copy the demo town's anomaly register and event calendar into ``home`` where they are missing."""
+    written = []
+    for name in DEMO_HOME_FILES:
+        target, example = home / name, Path(__file__).resolve().parent.parent / "docs" / "examples" / name
+        if not target.exists() and example.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(example.read_text(encoding="utf-8"), encoding="utf-8")
+            written.append(target)
+    return written
 
 
 def demo_sources(folder: Path) -> list[Path]:
@@ -222,12 +244,8 @@ def demo(home: str | None, seed: int) -> None:
 
     for f in install_catalog(s.home):
         _echo(f"Scenario: {f}")
-    register = s.home / "anomalies.yaml"
-    example = Path(__file__).resolve().parent.parent / "docs" / "examples" / "anomalies.yaml"
-    if not register.exists() and example.exists():
-        # The demo town's known events (closure, festivals, outage, stuck run), as a town would register them.
-        register.write_text(example.read_text(encoding="utf-8"), encoding="utf-8")
-        _echo(f"Anomaly register: {register}")
+    for path in install_demo_files(s.home):
+        _echo(f"{DEMO_HOME_FILES[path.name]}: {path}")
     _echo(f"Ingesting {target} …")
     report = stage_paths(demo_sources(target), s.lake, tz=s.tz)
     _print_accounting(report)
@@ -425,6 +443,7 @@ def forecast(home: str | None, cutoff, horizon: str, out: str | None, with_stat:
     hours after it are the truth to compare with)."""
     import polars as pl
 
+    from scenarios.events import town_events
     from scenarios.forecast import candidate_models, forecast_from_lake
     from sensors_io.aggregate import hourly_totals
 
@@ -440,7 +459,8 @@ def forecast(home: str | None, cutoff, horizon: str, out: str | None, with_stat:
         raise click.ClickException("no hourly counts in the lake (daily-only sources): nothing to forecast")
     day = cutoff.date() if cutoff else None
     t0 = time.perf_counter()
-    fc, scores = forecast_from_lake(hourly, day, hours, s.tz, s.school_zone, models=candidate_models(with_stat))
+    fc, scores = forecast_from_lake(hourly, day, hours, s.tz, s.school_zone, events=town_events(s.home),
+                                    models=candidate_models(with_stat))
     folder = Path(out) if out else s.home / "exports"
     folder.mkdir(parents=True, exist_ok=True)
     tag = f"{day or 'last'}_{hours}h"

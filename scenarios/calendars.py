@@ -83,7 +83,8 @@ def calendar_frame(start: dt.date, end: dt.date, zone: str = "B", *, country: st
     ``holiday_name`` (null otherwise), ``is_pentecost_monday``, ``is_school_holiday`` (France only;
     False elsewhere), ``is_bridge_day`` (a working day between a Tuesday/Thursday holiday and the
     weekend), ``is_summer`` (July–August), ``is_working_day`` (Mon–Fri, not a public holiday),
-    ``is_event`` and ``is_market`` (the town event calendar; False without one).
+    ``is_event``, ``is_market`` and ``is_one_off_event`` (the town event calendar, see
+    :meth:`scenarios.events.EventCalendar.frame`; False without one).
 
     Raises :class:`CalendarCoverageError` when ``end`` is past the school-holiday data (France) or past
     the event file's ``covers_until``.
@@ -138,5 +139,6 @@ def calendar_frame(start: dt.date, end: dt.date, zone: str = "B", *, country: st
         schema_overrides={"dow": pl.Int8, "holiday_name": pl.String},
     )
     if ev is None:
-        return out.with_columns(is_event=pl.lit(False), is_market=pl.lit(False))
-    return out.join(ev.select("date", "is_event", "is_market"), on="date", how="left").sort("date")
+        return out.with_columns(is_event=pl.lit(False), is_market=pl.lit(False), is_one_off_event=pl.lit(False))
+    return out.join(ev.select("date", "is_event", "is_market", is_one_off_event="is_one_off"), on="date",
+                    how="left").sort("date")

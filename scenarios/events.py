@@ -79,7 +79,9 @@ class EventCalendar(BaseModel):
 
     def frame(self, start: dt.date, end: dt.date) -> pl.DataFrame:
         """One row per date in ``[start, end]``: ``date``, ``is_event`` (festival, fair, sport, other),
-        ``is_market``, ``event_name`` (names joined with " + ", null otherwise).
+        ``is_market``, ``is_one_off`` (an entry without ``weekly`` falls on that day: a festival, or a
+        market held on given dates only; the forecast's medians leave such days out, not weekly ones),
+        ``event_name`` (names joined with " + ", null otherwise).
 
         Raises :class:`scenarios.calendars.CalendarCoverageError` when ``end`` is past ``covers_until``.
         """
@@ -93,8 +95,11 @@ class EventCalendar(BaseModel):
             )
         names: dict[dt.date, list[str]] = {}
         market: set[dt.date] = set()
+        one_off: set[dt.date] = set()
         for ev in self.events:
             for d in ev.days(start, end):
+                if ev.weekly is None:
+                    one_off.add(d)
                 if ev.kind == "market":
                     market.add(d)
                 else:
@@ -104,6 +109,7 @@ class EventCalendar(BaseModel):
             "date": days,
             "is_event": [d in names for d in days],
             "is_market": [d in market for d in days],
+            "is_one_off": [d in one_off for d in days],
             "event_name": [" + ".join(sorted(names[d])) if d in names else None for d in days],
         }, schema_overrides={"event_name": pl.String})
 
@@ -127,6 +133,19 @@ def _read_csv(path: Path, text: str) -> dict:
         raise _fail(path, f"line 2: header must have columns {sorted(need)} (+ end, weekly); got {list(rows[0])}")
     events = [{k: v for k, v in r.items() if k is not None and v not in (None, "")} for r in rows]
     return {"covers_until": covers, "events": events}
+
+
+#: The town event calendar in the home folder (one of them): the forecast reads it when it is there.
+TOWN_EVENT_FILES = ("events.yaml", "events.yml", "events.csv")
+
+
+def town_events(home: str | Path) -> EventCalendar | None:
+    """The event calendar ``<home>/events.yaml`` (or ``.yml``, ``.csv``), None without one; two of them
+    are an error (which one holds the truth?)."""
+    found = [Path(home) / n for n in TOWN_EVENT_FILES if (Path(home) / n).is_file()]
+    if len(found) > 1:
+        raise EventFileError(f"{' and '.join(str(p) for p in found)}: keep one town event calendar, not {len(found)}")
+    return load_events(found[0]) if found else None
 
 
 def load_events(path: str | Path) -> EventCalendar:

@@ -5,8 +5,9 @@ Candidates (:mod:`scenarios.models`)
 ------------------------------------
 - ``seasonal_naive_168h`` (the reference), ``seasonal_naive_24h``, ``weekday_median_5w`` (median of the
   last 5 weeks at that local hour, Monday to Thursday pooled, Friday, Saturday and Sunday each alone;
-  public holidays, bridge days and the town's one-off events (festivals, fairs, sport; not weekly
-  markets) left out of the history; on such days in the forecast it takes ``hgb_poisson``'s value), the same over 3 and 8 weeks (``weekday_median_3w``, ``weekday_median_8w``),
+  public holidays, bridge days and the days of the event file's one-off entries (those without
+  ``weekly``) left out of the history; on such days in the forecast it takes ``hgb_poisson``'s value),
+  the same over 3 and 8 weeks (``weekday_median_3w``, ``weekday_median_8w``),
   ``seasonal_median_5w`` (the same per hour of week, without pooling: for a weekday unlike the others),
   and when asked for in ``models``, ``seasonal_mean_8w`` (mean of the last 8 weeks at that hour of week,
   public holidays excluded);
@@ -191,7 +192,7 @@ def _calendar_features(times: pl.Series, cal: CalendarConfig, trend_origin: dt.d
     days = calendar_frame(dates.min(), dates.max(), cal.zone, country=cal.country, subdiv=cal.subdiv,
                           events=cal.events).select(
         "date", "dow", "is_public_holiday", "is_pentecost_monday", "is_school_holiday", "is_bridge_day",
-        "is_summer", "is_event", "is_market",
+        "is_summer", "is_event", "is_market", "is_one_off_event",
     )
     ang = 2 * math.pi * (pl.col("local").dt.ordinal_day().cast(pl.Float64) - 1) / 365.25
     origin = _to_utc(trend_origin)

@@ -64,10 +64,11 @@ STAT_MIN_OBSERVED = 0.6
 
 def off_day(columns: list[str]) -> pl.Expr:
     """Days the medians leave out of their history and hand to the calendar-aware GBM in a forecast:
-    public holidays, bridge days and the town's one-off events (festivals, fairs, sport; not weekly
-    markets, which recur on their weekday and belong in its median)."""
-    off = pl.col("is_public_holiday") | pl.col("is_bridge_day")
-    return off | pl.col("is_event") if "is_event" in columns else off
+    public holidays, bridge days and the days of the town's one-off events (an event-file entry without
+    ``weekly``: a festival, a fair, a market held on given dates). Weekly entries (a Saturday market, a
+    Sunday match) stay in: they recur, and leaving them out would empty that weekday's median."""
+    off = pl.col("is_public_holiday").fill_null(False) | pl.col("is_bridge_day").fill_null(False)
+    return off | pl.col("is_one_off_event").fill_null(False) if "is_one_off_event" in columns else off
 
 
 def series_state(obs: pl.DataFrame, origin: dt.datetime, tz: str = "UTC") -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:

@@ -9,14 +9,13 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from pipelines.cli import cli, demo_sources
+from pipelines.cli import cli, demo_sources, install_demo_files
 from assets.scenarios import install_catalog
 from scenarios.spec import ScenarioFileError
 from sensors_io.demo_town import generate_demo_town
 from warehouse.engine import default_url, make_engine
 from warehouse.io import read_frame
 
-REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = ["bike_lane_entrance", "festival_weekend", "pedestrian_centre", "roadworks_seafront", "summer_peak"]
 START, END = dt.date(2025, 1, 6), dt.date(2025, 4, 27)  # 16 weeks, with the seafront roadworks in March
 
@@ -34,9 +33,8 @@ def built(tmp_path_factory) -> dict:
     home = base / "home"
     town = generate_demo_town(base / "town", start=START, end=END, seed=11)
     runner = CliRunner()
-    # The demo town's known events (closure, festivals, outage, stuck run), registered as `mobility demo` does.
-    home.mkdir(parents=True)
-    (home / "anomalies.yaml").write_text((REPO / "docs" / "examples" / "anomalies.yaml").read_text())
+    # The demo town's anomaly register and event calendar, as `mobility demo` installs them.
+    assert sorted(p.name for p in install_demo_files(home)) == ["anomalies.yaml", "events.yaml"]
     install_catalog(home)  # the demo town's scenarios, as `mobility demo` installs them
     ingest = runner.invoke(cli, ["ingest", *map(str, demo_sources(town.out_dir)), "--home", str(home)])
     assert ingest.exit_code == 0, ingest.output

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipelines.cli import cli
+from scenarios.calendars import CalendarCoverageError
 
 
 @pytest.fixture
@@ -152,6 +153,12 @@ def test_forecast_from_a_cutoff_with_a_horizon(runner: CliRunner, home: Path, tm
     assert "hgb_poisson" in scored and not scored & {"mstl_ets", "unobserved_components"}
     bad = runner.invoke(cli, ["forecast", "--home", str(home), "--horizon", "soon"])
     assert bad.exit_code == 2 and "7d or 48h" in bad.output
+    # the town event calendar in the home is read: complete only to 3 March, it stops a forecast to 4 March
+    (home / "events.yaml").write_text("covers_until: 2025-03-03\nevents:\n  - {name: Foire, kind: fair, "
+                                      "start: 2025-02-15}\n", encoding="utf-8")
+    short = runner.invoke(cli, ["forecast", "--home", str(home), "--cutoff", "2025-03-02", "--horizon", "48h"])
+    assert short.exit_code != 0 and isinstance(short.exception, CalendarCoverageError)
+    assert f"{home / 'events.yaml'} is complete only to 2025-03-03" in str(short.exception)
 
 
 def test_forecast_with_statsmodels_scores_their_candidates(runner: CliRunner, home: Path) -> None:

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from scenarios.calendars import CalendarCoverageError, calendar_frame, calendar_last_day, school_calendar_last_day
-from scenarios.events import EventFileError, load_events
+from scenarios.events import EventFileError, load_events, town_events
 
 D = dt.date
 
@@ -104,3 +104,20 @@ def test_event_file_csv_and_errors(tmp_path: Path) -> None:
     backwards.write_text("covers_until: 2026-12-31\nevents:\n  - {name: X, start: 2026-02-02, end: 2026-02-01}\n")
     with pytest.raises(EventFileError, match="before start"):
         load_events(backwards)
+
+
+def test_one_off_event_days_and_the_town_file_in_the_home(tmp_path: Path) -> None:
+    # is_one_off_event: the days of entries without `weekly` (a festival, a market on given dates), not the
+    # weekly ones (the Saturday market): the days the forecast's medians leave out of their history.
+    assert town_events(tmp_path) is None  # no file: no town events
+    (tmp_path / "events.yaml").write_text(EVENTS_YAML + "  - name: Marché de Noël\n    kind: market\n"
+                                          "    start: 2026-12-19\n    end: 2026-12-20\n", encoding="utf-8")
+    ev = town_events(tmp_path)
+    assert ev is not None and ev.source == str(tmp_path / "events.yaml")
+    f = calendar_frame(D(2026, 11, 9), D(2026, 12, 20), events=ev)
+    assert _flag(f, "is_one_off_event") == [D(2026, 11, 14), D(2026, 11, 15), D(2026, 12, 19), D(2026, 12, 20)]
+    assert D(2026, 11, 21) in _flag(f, "is_market") and D(2026, 12, 19) in _flag(f, "is_market")
+    assert not calendar_frame(D(2026, 11, 9), D(2026, 11, 22))["is_one_off_event"].any()  # no event file
+    (tmp_path / "events.csv").write_text("# covers_until: 2026-12-31\nname,kind,start,end,weekly\n", encoding="utf-8")
+    with pytest.raises(EventFileError, match=r"events\.yaml and .*events\.csv: keep one town event calendar, not 2"):
+        town_events(tmp_path)
