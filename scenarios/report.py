@@ -158,8 +158,9 @@ LABELS: dict[str, dict[str, str]] = {
         "method": "Méthode et limites",
         "method_items": "\n".join([
             "La référence est une prévision heure par heure apprise sur les comptages passés et le calendrier "
-            "(heure, jour, jours fériés, vacances scolaires de la zone B, ponts, saison estivale) ; elle ne "
-            "connaît ni la météo ni les événements.",
+            "(heure, jour, jours fériés, vacances scolaires de la zone B, ponts, saison estivale et, quand la "
+            "ville en tient un, son calendrier d'événements : fêtes, foires, marchés) ; elle ne connaît pas la "
+            "météo.",
             "Le scénario ne prévoit rien de lui-même : il applique des hypothèses (hausses, événements, "
             "fermetures et reports de trafic, report modal, capacités) à la référence. Ses chiffres valent ce "
             "que valent ses hypothèses.",
@@ -269,7 +270,8 @@ LABELS: dict[str, dict[str, str]] = {
         "method": "Method and caveats",
         "method_items": "\n".join([
             "The baseline is an hour-by-hour forecast learnt from past counts and the calendar (hour, day, public "
-            "holidays, zone B school holidays, bridge days, summer season); it knows neither weather nor events.",
+            "holidays, zone B school holidays, bridge days, summer season and, when the town keeps one, its event "
+            "calendar: festivals, fairs, markets); it does not know the weather.",
             "The scenario forecasts nothing by itself: it applies hypotheses (surges, events, closures and "
             "diverted traffic, modal shift, capacities) to the baseline. Its numbers are as good as its "
             "hypotheses.",
@@ -1036,11 +1038,11 @@ MODEL_DESCRIPTIONS = {
         "unobserved_components": "modèle à composantes inobservées (niveau local et harmoniques)",
         "ensemble_mean": "moyenne du gradient boosting et de la médiane des 5 dernières semaines (lundi–jeudi regroupés)",
         "weekday_median_5w": "médiane des 5 dernières semaines à la même heure, du lundi au jeudi regroupés "
-                             "(jours fériés et ponts exclus ; ces jours-là, le gradient boosting)",
+                             "(jours fériés, ponts et événements ponctuels exclus ; ces jours-là, le gradient boosting)",
         "weekday_median_3w": "la même médiane sur les 3 dernières semaines (suit mieux un niveau qui change)",
         "weekday_median_8w": "la même médiane sur les 8 dernières semaines (plus stable sur les petits comptages)",
-        "seasonal_median_5w": "médiane des 5 dernières semaines à la même heure (jours fériés et ponts exclus ; "
-                              "ces jours-là, le gradient boosting)",
+        "seasonal_median_5w": "médiane des 5 dernières semaines à la même heure (jours fériés, ponts et "
+                              "événements ponctuels exclus ; ces jours-là, le gradient boosting)",
         "seasonal_mean_8w": "moyenne des 8 dernières semaines à la même heure (jours fériés exclus)",
     },
     "en": {
@@ -1052,11 +1054,12 @@ MODEL_DESCRIPTIONS = {
         "unobserved_components": "unobserved-components model (local level and harmonics)",
         "ensemble_mean": "mean of the gradient-boosting forecast and the 5-week median (Monday–Thursday pooled)",
         "weekday_median_5w": "median of the last 5 weeks at the same hour, Monday to Thursday pooled (public "
-                             "holidays and bridge days left out; on those days, the gradient boosting)",
+                             "holidays, bridge days and one-off events left out; on those days, the gradient "
+                             "boosting)",
         "weekday_median_3w": "the same median over the last 3 weeks (follows a changing level sooner)",
         "weekday_median_8w": "the same median over the last 8 weeks (steadier on small counts)",
-        "seasonal_median_5w": "median of the last 5 weeks at the same hour (public holidays and bridge days "
-                              "left out; on those days, the gradient boosting)",
+        "seasonal_median_5w": "median of the last 5 weeks at the same hour (public holidays, bridge days and "
+                              "one-off events left out; on those days, the gradient boosting)",
         "seasonal_mean_8w": "mean of the last 8 weeks at the same hour (public holidays left out)",
     },
 }
