@@ -101,9 +101,10 @@ MONTHS = {
 MODE_NAMES = {
     "fr": {"car": "voiture", "heavy": "poids lourd", "bike": "vélo", "pedestrian": "piéton", "bus": "bus",
            "motorcycle": "deux-roues motorisé", "scooter": "trottinette", "all_vehicles": "tous véhicules",
-           "other": "autre"},
+           "other": "autre", "uvp": "tous véhicules (UVP)"},
     "en": {"car": "car", "heavy": "heavy vehicle", "bike": "bike", "pedestrian": "pedestrian", "bus": "bus",
-           "motorcycle": "motorcycle", "scooter": "scooter", "all_vehicles": "all vehicles", "other": "other"},
+           "motorcycle": "motorcycle", "scooter": "scooter", "all_vehicles": "all vehicles", "other": "other",
+           "uvp": "all vehicles (PCU)"},
 }
 
 

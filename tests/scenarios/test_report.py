@@ -464,6 +464,13 @@ def test_english_labels(html_en: str) -> None:
     codes = {*INDICATOR_UNITS, *HOURLY_VOLUMES, "tmja", "tmjo", "tmjm", "weekend", "uvp", "tmj", "pct_heavy",
              "hours_above_saturation", "vc_max"}
     assert codes <= set(INDICATOR_NAMES["fr"])
+    # every mode a table can show has a name in both languages: the canonical modes and the deltas' "uvp"
+    from scenarios.report import mode_label
+    from scenarios.spec import MODE_NAMES
+    from sensors_io.schema import MODES
+
+    assert {*MODES, "uvp"} <= set(MODE_NAMES["fr"]) and set(MODE_NAMES["fr"]) == set(MODE_NAMES["en"])
+    assert mode_label("uvp", "fr") == "tous véhicules (UVP)" and mode_label("uvp", "en") == "all vehicles (PCU)"
     from scenarios import models as m
 
     every_model = {v for k, v in vars(m).items() if k.startswith("MODEL_") and isinstance(v, str)}
