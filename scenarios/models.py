@@ -75,12 +75,13 @@ def series_state(obs: pl.DataFrame, origin: dt.datetime, tz: str = "UTC") -> tup
     """Level, hour-of-week profile and seasonal-naive values of each series from rows before ``origin``.
 
     ``obs`` has ``series_code, mode, start_utc, count, how, hour, is_public_holiday, is_bridge_day`` (and
-    ``is_event`` with a town event calendar). Returns
-    ``(level, by_how, by_hod)``: ``level``: series_code, mode, level (mean hourly count over the last
-    :data:`PROFILE_DAYS` observed days, holidays excluded); ``by_how``: series_code, how, profile (ratio to level), snaive (last observed count at that hour
-    of week), smed_k (median of the last k weeks there, see :data:`ROBUST_MODELS`), spool_k (median of the
-    last k weeks at that local hour, Monday to Thursday pooled, see :data:`POOLED_MODELS`); ``by_hod``:
-    series_code, hour, snaive_day (last observed count at that local hour).
+    ``is_one_off_event`` with a town event calendar). Returns ``(level, by_how, by_hod)``: ``level``:
+    series_code, mode, level (mean hourly count over the last :data:`PROFILE_DAYS` observed days, public
+    holidays and one-off event days excluded); ``by_how``: series_code, how, profile (ratio to level, over
+    the same days), snaive (last observed count at that hour of week), smed_k (median of the last k weeks
+    there, see :data:`ROBUST_MODELS`), spool_k (median of the last k weeks at that local hour, Monday to
+    Thursday pooled, see :data:`POOLED_MODELS`); ``by_hod``: series_code, hour, snaive_day (last observed
+    count at that local hour).
 
     The medians' "last k weeks" are counted in local wall-clock time (``tz``): a window that crosses a
     daylight-saving change still holds exactly k values per local hour of week.
@@ -90,7 +91,10 @@ def series_state(obs: pl.DataFrame, origin: dt.datetime, tz: str = "UTC") -> tup
     win = hist.join(last, on="series_code").filter(
         pl.col("start_utc") > pl.col("last") - pl.duration(days=PROFILE_DAYS)
     )
-    normal = win.filter(~pl.col("is_public_holiday"))
+    # level and profile: ordinary days, without public holidays nor the town's one-off events (a festival
+    # weekend would lift its weekday's profile by an eighth of its surplus); bridge days stay in
+    one_off = pl.col("is_one_off_event").fill_null(False) if "is_one_off_event" in win.columns else pl.lit(False)
+    normal = win.filter(~pl.col("is_public_holiday") & ~one_off)
     ordinary = hist.join(last, on="series_code").filter(~off_day(hist.columns))
     # k-week windows in local wall-clock time (naive local stamps): 35 UTC days back from a summer hour
     # would reach one local hour further into a winter week

@@ -440,3 +440,38 @@ def test_uci_holidays_are_forecast_lower_as_the_data_shows(shared_data) -> None:
     # Monday 4 July 2016 (Independence Day) against the ordinary Wednesday and Thursday of the same week
     print({d: round(v) for d, v in sorted(totals.items())}, f["model"].unique().to_list())
     assert totals[dt.date(2016, 7, 4)] < 0.9 * min(totals[dt.date(2016, 7, 6)], totals[dt.date(2016, 7, 7)])
+
+
+def test_level_and_profile_leave_out_holidays_and_one_off_events() -> None:
+    # Ten weeks of hourly counts, UTC, count = 10 + hour + 100 * (day index): the level is the plain mean
+    # of the last 56 days' counts without the public holiday and the festival's two days (the bridge day
+    # stays in); the profile at an hour of week is that hour's mean over the same days divided by the level.
+    from scenarios.models import PROFILE_DAYS, series_state
+
+    start = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)  # a Monday
+    times = pl.datetime_range(start, start + dt.timedelta(days=70) - dt.timedelta(hours=1), "1h",
+                              time_unit="us", time_zone="UTC", eager=True)
+    day = ((times - start).dt.total_hours() // 24).cast(pl.Int32)
+    obs = pl.DataFrame({"series_code": "s", "mode": "car", "start_utc": times}).with_columns(
+        hour=times.dt.hour().cast(pl.Int32), dow=times.dt.weekday().cast(pl.Int32), day=day,
+    ).with_columns(
+        count=(10 + pl.col("hour") + 100 * pl.col("day")).cast(pl.Float64),
+        how=((pl.col("dow") - 1) * 24 + pl.col("hour")).cast(pl.Int32),
+        is_public_holiday=pl.col("day") == 50,
+        is_bridge_day=pl.col("day") == 51,
+        is_one_off_event=pl.col("day").is_in([60, 61]),
+    )
+    origin = start + dt.timedelta(days=70)
+    level, by_how, _ = series_state(obs, origin)
+    window = obs.filter(pl.col("day") >= 70 - PROFILE_DAYS)
+    kept = window.filter(~pl.col("day").is_in([50, 60, 61]))
+    expected_level = sum(kept["count"].to_list()) / kept.height
+    assert level["level"].to_list() == pytest.approx([expected_level], rel=1e-12)
+    assert kept.height == (PROFILE_DAYS - 3) * 24 and 51 in kept["day"].to_list()  # bridge day kept
+    # the festival's days were above the mean: kept in, they would lift the level
+    assert sum(window.filter(pl.col("day") != 50)["count"].to_list()) / (window.height - 24) > expected_level
+    sat_noon = 5 * 24 + 12  # day 61 is a Saturday (day 0 a Monday)
+    vals = kept.filter(pl.col("how") == sat_noon)["count"].to_list()
+    assert len(vals) == 7  # 8 Saturdays in the window, the festival's one left out
+    profile = by_how.filter(pl.col("how") == sat_noon)["profile"].item()
+    assert profile == pytest.approx(sum(vals) / len(vals) / expected_level, rel=1e-12)
