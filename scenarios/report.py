@@ -73,7 +73,7 @@ LABELS: dict[str, dict[str, str]] = {
         "change": "Écart",
         "indicators": "Indicateurs de trafic par capteur",
         "indicators_intro": "TMJA : trafic moyen journalier annuel (tous les jours) ; TMJO : trafic moyen des jours ouvrés. "
-                            "Passages par jour, sens confondus lorsque le sens vaut « all ».",
+                            "Passages par jour ; « tous sens » : les sens de circulation additionnés.",
         "site": "Site", "sensor": "Capteur", "direction": "Sens", "year": "Année",
         "tmja": "TMJA", "tmjo": "TMJO", "coverage": "Couverture", "imputed": "Part imputée", "estimator": "Estimateur",
         "no_indicators": "Aucun indicateur annuel disponible.",
@@ -189,7 +189,7 @@ LABELS: dict[str, dict[str, str]] = {
         "change": "Change",
         "indicators": "Traffic indicators by sensor",
         "indicators_intro": "AADT (TMJA): annual average daily traffic (all days); TMJO: average working-day traffic. "
-                            "Counts per day, both directions summed where the direction is “all”.",
+                            "Counts per day; “all directions”: the directions of travel summed.",
         "site": "Site", "sensor": "Sensor", "direction": "Direction", "year": "Year",
         "tmja": "AADT (TMJA)", "tmjo": "TMJO", "coverage": "Coverage", "imputed": "Imputed share", "estimator": "Estimator",
         "no_indicators": "No annual indicator available.",
@@ -400,6 +400,19 @@ def raw_value(x: object) -> str:
 
 def mode_label(mode: str, lang: str) -> str:
     return MODE_NAMES[lang].get(mode, mode)
+
+
+#: The two direction codes the pipeline writes itself (DESIGN.md): ``all`` = summed over directions,
+#: ``both`` = a source that counts both directions together. Other directions are shown as the source
+#: names them (``E``, ``W``, ``in``…).
+DIRECTION_NAMES = {
+    "fr": {"all": "tous sens", "both": "deux sens confondus"},
+    "en": {"all": "all directions", "both": "both directions together"},
+}
+
+
+def direction_label(direction: str, lang: str) -> str:
+    return DIRECTION_NAMES[lang].get(direction, direction)
 
 
 #: Indicator codes (:mod:`sensors_io.indicators`, :mod:`scenarios.deltas`) as a reader names them; an
@@ -719,31 +732,31 @@ SECTION_COLUMNS: dict[str, tuple[Col, ...]] = {
         Col("balanced", "balanced", "check", False),
     ),
     "indicator_deltas": (
-        Col("sensor_id", "sensor"), Col("mode", "mode", "mode", False), Col("direction", "direction", "text", False),
+        Col("sensor_id", "sensor"), Col("mode", "mode", "mode", False), Col("direction", "direction", "direction", False),
         Col("indicator", "indicator", "indicator"), Col("unit", "unit", "unit", False),
         Col("baseline", "baseline_value", "value"), Col("scenario", "scenario_value", "value"),
         Col("delta", "delta", "signed_value"), Col("delta_pct", "delta_pct", "signed_pct"),
     ),
     "saturation": (
-        Col("sensor_id", "sensor"), Col("mode", "mode", "mode", False), Col("direction", "direction", "text", False),
+        Col("sensor_id", "sensor"), Col("mode", "mode", "mode", False), Col("direction", "direction", "direction", False),
         Col("threshold", "threshold", "count", False),
         Col("hours_baseline", "hours_baseline", "hours"), Col("hours_scenario", "hours_scenario", "hours"),
         Col("hours_change", "hours_change", "signed_hours", False),
     ),
     "impact": (
-        Col("sensor_id", "sensor"), Col("mode", "mode", "mode", False), Col("direction", "direction", "text", False),
+        Col("sensor_id", "sensor"), Col("mode", "mode", "mode", False), Col("direction", "direction", "direction", False),
         Col("unit", "unit", "unit", False),
         Col("effect", "impact_effect", "signed_value"), Col("lower", "lower80", "signed_value"),
         Col("upper", "upper80", "signed_value"), Col("effect_pct", "effect_pct", "signed_pct", False),
         Col("placebo_as_large", "placebo_rank", "rank", False),
     ),
     "impact_placebos": (
-        Col("sensor_id", "sensor"), Col("mode", "mode", "mode", False), Col("direction", "direction", "text", False),
+        Col("sensor_id", "sensor"), Col("mode", "mode", "mode", False), Col("direction", "direction", "direction", False),
         Col("placebo", "placebo"), Col("effect", "impact_effect", "signed_value"),
         Col("lower", "lower80", "signed_value", False), Col("upper", "upper80", "signed_value", False),
     ),
     "quality": (
-        Col("sensor_id", "sensor"), Col("mode", "mode", "mode", False), Col("direction", "direction", "text", False),
+        Col("sensor_id", "sensor"), Col("mode", "mode", "mode", False), Col("direction", "direction", "direction", False),
         Col("days", "days", "count", False), Col("valid_days", "valid_days", "count", False),
         Col("coverage", "coverage", "share"), Col("imputed_share", "imputed", "share"),
     ),
@@ -819,6 +832,8 @@ def _cell_content(value: Any, kind: str, lang: str, row: dict[str, Any] | None) 
         return {"text": "" if value is None else str(value), "raw": None, "cls": "txt"}
     if kind == "mode":
         return {"text": "" if value is None else mode_label(value, lang), "raw": None, "cls": "txt"}
+    if kind == "direction":  # the reader's words for the pipeline's own codes; data-value keeps the code
+        return {"text": "" if value is None else direction_label(value, lang), "raw": value, "cls": "txt"}
     if kind in ("indicator", "unit"):  # the reader's name; data-value keeps the code
         label = indicator_label if kind == "indicator" else unit_label
         return {"text": "" if value is None else label(value, lang), "raw": value, "cls": "txt"}
@@ -937,7 +952,7 @@ def _indicator_rows(frame: pl.DataFrame, lang: str) -> list[dict]:
                  for k in ("tmja", "tmjo")}
         rows.append({
             "site": r["site_name"] or "", "sensor_id": r["sensor_id"], "mode": mode_label(r["mode"], lang),
-            "direction": r["direction"], "period": r["period"], "tmja": cells["tmja"], "tmjo": cells["tmjo"],
+            "direction": direction_label(r["direction"], lang), "period": r["period"], "tmja": cells["tmja"], "tmjo": cells["tmjo"],
             "coverage": {"text": format_pct(r["coverage"], lang), "raw": raw_value(r["coverage"])},
             "imputed": {"text": format_pct(r["imputed_share"], lang), "raw": raw_value(r["imputed_share"])},
             "estimator": ESTIMATOR_NAMES[lang].get(r["estimator"], r["estimator"]) if r["estimator"] else "",
@@ -983,7 +998,7 @@ def _score_table(frame: pl.DataFrame, lang: str) -> dict[str, Any]:
     rows, naive = [], []
     for r in frame.iter_rows(named=True):
         cells = [_cell(r["sensor_id"], "text", lang), _cell(r["mode"], "mode", lang),
-                 _cell(r["direction"], "text", lang), {**_cell(r["model"], "text", lang), "code": True}]
+                 _cell(r["direction"], "direction", lang), {**_cell(r["model"], "text", lang), "code": True}]
         cells += [_cell(r[c], "share", lang) for c in covs]
         cells.append(_cell(r["n_hours"], "count", lang))
         for m in models:
@@ -997,7 +1012,7 @@ def _score_table(frame: pl.DataFrame, lang: str) -> dict[str, Any]:
     # Issue #4: a series whose best model does not beat seasonal-naive ships seasonal-naive, and the
     # report says so in words, not only by the row's tint (the template shows it only when there are rows).
     if naive:
-        shown = ", ".join(f"{r['sensor_id']} ({mode_label(r['mode'], lang)}, {r['direction']})"
+        shown = ", ".join(f"{r['sensor_id']} ({mode_label(r['mode'], lang)}, {direction_label(r['direction'], lang)})"
                           for r in naive[:10]) + (" …" if len(naive) > 10 else "")
         summary = t["naive_kept"].format(n=len(naive), total=frame.height, series=shown)
     else:

@@ -395,6 +395,13 @@ def test_optional_section_values(html_fr: str) -> None:
         (None, "7.0", f"7{NNBSP}h"), (None, "-1.0", f"-1{NNBSP}h"), (None, "", "—")]
     quality = {r[1][2]: r for r in _rows(html_fr, "quality-table")}
     assert quality["C01"][-2] == (None, repr(354 / 365), f"97{NNBSP}%")  # 354 / 365 = 0.9699
+    # the pipeline's own direction codes in words (data-value keeps the code); a source's own names as is
+    assert deltas[("C01", "tmja")][3] == ("txt", "all", "tous sens")
+    assert quality["B01"][3] == ("txt", "both", "deux sens confondus")
+    indicators = html_fr[html_fr.index('<section id="indicators">'):]
+    indicators = indicators[:indicators.index("</section>")]
+    assert '<td class="txt">tous sens</td>' in indicators and ">all<" not in indicators
+    assert "(B01 (vélo, deux sens confondus))" in html_fr  # the naive-summary sentence
 
 
 def test_csv_holds_the_numbers_of_every_chart_and_table(data: ReportData, tmp_path: Path) -> None:
@@ -485,6 +492,7 @@ def test_english_labels(html_en: str) -> None:
     assert tmja[8123.456789] == "8,123"
     assert ('<a href="index.en.html">All scenarios</a>') in html
     deltas = {(r[1][2], r[4][1]): r for r in _rows(html, "indicator-deltas-table")}
+    assert deltas[("C01", "tmja")][3] == ("txt", "all", "all directions")
     assert deltas[("C01", "tmja")][-2] == (None, "1600.0", "+1,600")
     assert deltas[("C01", "tmja")][4] == ("txt", "tmja", "AADT (TMJA)")
     assert deltas[("C01", "hpm_hour")][6] == (None, "8.0", "8:00")
