@@ -7,6 +7,7 @@ import dagster as dg
 import polars as pl
 
 from assets.aggregate import hourly_counts
+from assets.quality import REGISTER_FILE, register
 from pipelines.resources import LakeResource
 from scenarios.events import TOWN_EVENT_FILES, town_events
 from scenarios.forecast import FORECAST_SCHEMA, SCORES_SCHEMA, candidate_models, fit_baseline, save_model
@@ -52,7 +53,9 @@ def baseline_forecast(context: dg.AssetExecutionContext, config: ForecastConfig,
         yield dg.Output(pl.DataFrame(schema=SCORES_SCHEMA), output_name="forecast_scores", metadata={"note": note})
         return
     events = town_events(lake.home_path)  # <home>/events.yaml when the town keeps one
-    model = fit_baseline(hourly, tz=lake.tz, zone=lake.school_zone, events=events,
+    # <home>/anomalies.yaml: hours it accepts as real but unusual (roadworks, a diversion) are left out
+    reg = register(lake)
+    model = fit_baseline(hourly, tz=lake.tz, zone=lake.school_zone, events=events, register=reg,
                          models=candidate_models(config.statsmodels))
     save_model(model, lake.lake / MODEL_FILE)
     start = model.cutoff_utc + dt.timedelta(hours=1)
@@ -63,7 +66,10 @@ def baseline_forecast(context: dg.AssetExecutionContext, config: ForecastConfig,
                     metadata={"cutoff_utc": str(model.cutoff_utc), "series": chosen.height,
                               "fit_seconds": round(model.fit_seconds, 1),
                               "event_calendar": events.source if events is not None
-                              else f"none (<home>/{TOWN_EVENT_FILES[0]})"})
+                              else f"none (<home>/{TOWN_EVENT_FILES[0]})",
+                              "unusual_hours_left_out": model.unusual_hours,
+                              "anomaly_register": str(lake.home_path / REGISTER_FILE) if reg is not None
+                              else f"none (<home>/{REGISTER_FILE})"})
     yield dg.Output(scores, output_name="forecast_scores",
                     metadata={"mean_mase_chosen": float(chosen["mase"].mean() or 0.0),
                               "models": dg.MetadataValue.json(dict(chosen["model"].value_counts().iter_rows()))})

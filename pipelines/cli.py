@@ -14,9 +14,10 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from scenarios.calendars import CalendarCoverageError
     from scenarios.events import EventFileError
     from scenarios.spec import ScenarioFileError
+    from sensors_io.anomalies import RegisterError
     from sensors_io.errors import IngestError
 
-    return IngestError, CalendarCoverageError, ScenarioFileError, EventFileError
+    return IngestError, CalendarCoverageError, ScenarioFileError, EventFileError, RegisterError
 
 
 #: The synthetic town's exports live beside the landing folder: its truth.json is not sensor data.
@@ -446,6 +447,7 @@ def forecast(home: str | None, cutoff, horizon: str, out: str | None, with_stat:
     from scenarios.events import town_events
     from scenarios.forecast import candidate_models, forecast_from_lake
     from sensors_io.aggregate import hourly_totals
+    from sensors_io.anomalies import load_register
 
     s = load_settings(home)
     hours = _parse_horizon(horizon)
@@ -459,8 +461,10 @@ def forecast(home: str | None, cutoff, horizon: str, out: str | None, with_stat:
         raise click.ClickException("no hourly counts in the lake (daily-only sources): nothing to forecast")
     day = cutoff.date() if cutoff else None
     t0 = time.perf_counter()
+    reg_path = s.home / "anomalies.yaml"  # accepted (real but unusual) hours are left out of the history
+    reg = load_register(reg_path, tz=s.tz) if reg_path.exists() else None
     fc, scores = forecast_from_lake(hourly, day, hours, s.tz, s.school_zone, events=town_events(s.home),
-                                    models=candidate_models(with_stat))
+                                    register=reg, models=candidate_models(with_stat))
     folder = Path(out) if out else s.home / "exports"
     folder.mkdir(parents=True, exist_ok=True)
     tag = f"{day or 'last'}_{hours}h"

@@ -94,12 +94,13 @@ from scenarios.models import (
 )
 from scenarios.weather import WEATHER_COLUMNS, require_coverage
 from sensors_io.aggregate import exact_mean, exact_sum
+from sensors_io.anomalies import match_register
 
 __all__ = [
     "FORECAST_SCHEMA", "SCORES_SCHEMA", "MODEL_HGB", "MODEL_HGB_LAG", "MODEL_SNAIVE", "MODEL_SNAIVE_DAY",
     "MODEL_MSTL", "MODEL_UC", "MODEL_PROFILE", "MODEL_MEDIAN", "MODEL_POOLED", "MODEL_POOLED_SHORT", "MODEL_POOLED_LONG",
     "MODEL_ENSEMBLE", "DEFAULT_MODELS", "BaselineModel", "candidate_models",
-    "fit_baseline", "forecast_from_lake", "local_cutoff_utc", "save_model", "load_model",
+    "fit_baseline", "forecast_from_lake", "leave_out_unusual_hours", "local_cutoff_utc", "save_model", "load_model",
 ]
 
 SERIES_KEY = ["sensor_id", "mode", "direction"]
@@ -454,6 +455,7 @@ class BaselineModel:
     backtest: pl.DataFrame = field(repr=False)  # series_code, mode, origin, start_utc, y, model, yhat
     fit_seconds: float = 0.0
     n_train_rows: int = 0
+    unusual_hours: int = 0  # observed hours left out of the history (accepted anomaly-register entries)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per fitting phase
 
     @property
@@ -622,6 +624,7 @@ def fit_baseline(
     min_valid_share: float = 0.75,
     stat_max_series: int = 100,
     n_threads: int | None = 1,
+    register: pl.DataFrame | None = None,
 ) -> BaselineModel:
     """Fit the candidates on observed hours up to ``cutoff_utc``, backtest them, choose per series.
 
@@ -633,6 +636,9 @@ def fit_baseline(
     ``valid_share < min_valid_share`` are not used. The backtest splits the last ``backtest_days`` into
     ``n_origins`` windows of at most 7 days. ``n_threads`` caps the OpenMP threads of the fits (default
     1: on a shared 2-core machine two threads made a small fit 15× slower; None = all cores).
+    ``register`` (the anomaly register, :func:`sensors_io.anomalies.load_register`): the hours its
+    ``accept`` entries cover are left out of the history (:func:`leave_out_unusual_hours`); the default
+    cutoff stays the last observed hour.
     """
     unknown = set(models) - {MODEL_SNAIVE, MODEL_SNAIVE_DAY, MODEL_PROFILE, MODEL_HGB, MODEL_HGB_LAG, MODEL_MSTL,
                              MODEL_UC, MODEL_ENSEMBLE, *POOLED_MODELS, *ROBUST_MODELS}
@@ -640,11 +646,48 @@ def fit_baseline(
         known = (*DEFAULT_MODELS, MODEL_PROFILE, *STAT_MODELS)
         raise ValueError(f"models must include {MODEL_SNAIVE} and be among {known}; got {models}")
     cal = CalendarConfig(tz=tz, zone=zone, country=country, subdiv=subdiv, events=events)
+    unusual = 0
+    if register is not None:
+        if cutoff_utc is None:  # the last observed hour, before any is left out
+            usable = hourly.lazy().filter(
+                pl.col("count").is_not_null() & pl.col("count").is_finite() & (pl.col("count") >= 0)
+                & ((pl.col("valid_share").fill_null(1.0) >= min_valid_share) if "valid_share" in hourly.columns
+                   else pl.lit(True)))
+            cutoff_utc = usable.select(pl.col("start_utc").max()).collect().item()
+        hourly, unusual = leave_out_unusual_hours(hourly, register, tz=tz, events=events)
     with threadpool_limits(limits=n_threads, user_api="openmp"):
-        return _fit_baseline(hourly, cutoff_utc=cutoff_utc, cal=cal, weather=weather, models=tuple(models),
+        model = _fit_baseline(hourly, cutoff_utc=cutoff_utc, cal=cal, weather=weather, models=tuple(models),
                              backtest_days=backtest_days, seed=seed, n_origins=n_origins, train_days=train_days,
                              max_train_rows=max_train_rows, min_valid_share=min_valid_share,
                              stat_max_series=stat_max_series)
+    model.unusual_hours = unusual
+    return model
+
+
+def leave_out_unusual_hours(hourly: pl.DataFrame, register: pl.DataFrame, *, tz: str,
+                            events: EventCalendar | None = None) -> tuple[pl.DataFrame, int]:
+    """``hourly`` with ``count`` set to null (not observed) on the hours an ``accept`` entry of the anomaly
+    register covers, and how many observed hours that left out.
+
+    An accepted entry says the counts are real but unusual: a road closed for works, the diversion that
+    took its traffic. The baseline is the traffic to expect without such a disruption, so it does not learn
+    from them: otherwise a closure last March would become next March's normal. Days of the town event
+    calendar stay in (the forecast models them: ``is_event``, ``is_market``), also when the register
+    accepts them; ``exclude`` entries are already out (the quality step flags those values).
+    """
+    accepted = register.filter(pl.col("action") == "accept")
+    if accepted.is_empty():
+        return hourly, 0
+    hit = (pl.col("register_action") == "accept") & pl.col("count").is_not_null()
+    if events is not None and events.events:
+        local = pl.col("start_utc").dt.convert_time_zone(tz).dt.date()
+        first, last = hourly.select(local.min().alias("first"), local.max().alias("last")).row(0)
+        days = sorted({d for ev in events.events for d in ev.days(first, last)})
+        hit = hit & ~local.is_in(days)
+    marked = match_register(hourly.lazy(), accepted).with_columns(_hit=hit).collect()
+    n = int(marked.get_column("_hit").sum())
+    out = marked.with_columns(count=pl.when(pl.col("_hit")).then(None).otherwise(pl.col("count")))
+    return out.drop("register_action", "register_reason", "_hit"), n
 
 
 def _fit_baseline(hourly: pl.DataFrame, *, cutoff_utc: dt.datetime | None, cal: CalendarConfig,
