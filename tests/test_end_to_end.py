@@ -136,9 +136,15 @@ def test_forecasts_follow_the_contract_and_beat_seasonal_naive(built) -> None:
     # One partition (file) per scenario of the home's catalog.
     assert sorted(p.stem for p in (lake / "scenarios").glob("*.parquet")) == sorted(SCENARIOS)
     assert (f["yhat_lower"] >= 0).all() and (f["yhat_lower"] <= f["yhat"]).all() and (f["yhat"] <= f["yhat_upper"]).all()
-    scores = pl.read_parquet(built["home"] / "lake" / "forecast_scores" / "*.parquet").filter(pl.col("chosen"))
-    hgb = scores.filter(pl.col("model") == "hgb_poisson")
-    assert hgb.height > 0 and hgb["mase"].mean() < 1.0
+    scores = pl.read_parquet(built["home"] / "lake" / "forecast_scores" / "*.parquet")
+    chosen = scores.filter(pl.col("chosen"))
+    assert chosen.height == scores["sensor_id", "mode", "direction"].n_unique() and chosen["mase"].mean() < 1.0
+    # The GBM, alone or averaged with the pooled median (ensemble_mean), carries most series, and on the
+    # backtest it beats weekly seasonal-naive wherever it was fitted. Which of the two wins moves with the
+    # history (the register's accepted roadworks hours are left out of it): the test does not pin it.
+    gbm = chosen.filter(pl.col("model").is_in(["hgb_poisson", "hgb_lag", "ensemble_mean"]))
+    assert gbm.height > chosen.height / 2 and gbm["mase"].mean() < 1.0
+    assert scores.filter(pl.col("model") == "hgb_poisson")["mase"].mean() < 1.0
 
 
 def test_a_second_run_gives_the_same_numbers(built) -> None:
