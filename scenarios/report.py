@@ -118,10 +118,12 @@ LABELS: dict[str, dict[str, str]] = {
         "sensor_one": "le capteur", "sensor_many": "les {n} capteurs",
         "unchanged_sensors": "Le scénario ne change pas {sensors} (écart nul sur chaque indicateur) : "
                              "absents du tableau, ils sont dans data/{scenario}/indicator_deltas.csv.",
+        "unchanged_sensor": "Le scénario ne change pas {sensors} (écart nul sur chaque indicateur) : "
+                            "absent du tableau, il est dans data/{scenario}/indicator_deltas.csv.",
         "saturation": "Heures au-delà du seuil de saturation",
         "saturation_intro": "Nombre d'heures de la période où le débit prévu dépasse le seuil de saturation du "
                             "capteur, sans puis avec le scénario.",
-        "threshold": "Seuil (passages / heure)", "hours_baseline": "Heures (référence)",
+        "threshold": "Seuil (UVP / heure)", "hours_baseline": "Heures (référence)",
         "hours_scenario": "Heures (scénario)", "hours_change": "Écart (heures)",
         "empty_saturation": "Aucun capteur n'a de seuil de saturation renseigné.",
         "impact": "Effet mesuré d'une intervention",
@@ -232,10 +234,12 @@ LABELS: dict[str, dict[str, str]] = {
         "sensor_one": "sensor", "sensor_many": "the {n} sensors",
         "unchanged_sensors": "The scenario does not change {sensors} (zero change on every indicator): left "
                              "out of the table, they are in data/{scenario}/indicator_deltas.csv.",
+        "unchanged_sensor": "The scenario does not change {sensors} (zero change on every indicator): left "
+                            "out of the table, it is in data/{scenario}/indicator_deltas.csv.",
         "saturation": "Hours above the saturation threshold",
         "saturation_intro": "Hours of the period when the forecast flow exceeds the sensor's saturation "
                             "threshold, without then with the scenario.",
-        "threshold": "Threshold (counts / hour)", "hours_baseline": "Hours (baseline)",
+        "threshold": "Threshold (PCU / hour)", "hours_baseline": "Hours (baseline)",
         "hours_scenario": "Hours (scenario)", "hours_change": "Change (hours)",
         "empty_saturation": "No sensor has a saturation threshold.",
         "impact": "Measured effect of an intervention",
@@ -1048,14 +1052,17 @@ MODEL_DESCRIPTIONS = {
         MODEL_SNAIVE: "naïf saisonnier hebdomadaire : la même heure la semaine précédente (la référence des MASE)",
         "seasonal_naive_24h": "naïf journalier : la même heure la veille",
         MODEL_HGB: "gradient boosting (Poisson) sur le calendrier, le niveau et le profil de chaque série",
-        "hgb_lag": "le même, avec les comptages des semaines précédentes (7 jours d'horizon au plus)",
+        "hgb_lag": "gradient boosting (Poisson) qui lit aussi les comptages des semaines précédentes "
+                   "(7 jours d'horizon au plus)",
         "mstl_ets": "décomposition MSTL (jour, semaine) et lissage exponentiel",
         "unobserved_components": "modèle à composantes inobservées (niveau local et harmoniques)",
         "ensemble_mean": "moyenne du gradient boosting et de la médiane des 5 dernières semaines (lundi–jeudi regroupés)",
         "weekday_median_5w": "médiane des 5 dernières semaines à la même heure, du lundi au jeudi regroupés "
                              "(jours fériés, ponts et événements ponctuels exclus ; ces jours-là, le gradient boosting)",
-        "weekday_median_3w": "la même médiane sur les 3 dernières semaines (suit mieux un niveau qui change)",
-        "weekday_median_8w": "la même médiane sur les 8 dernières semaines (plus stable sur les petits comptages)",
+        "weekday_median_3w": "médiane des 3 dernières semaines à la même heure, du lundi au jeudi regroupés "
+                             "(suit plus vite un niveau qui change)",
+        "weekday_median_8w": "médiane des 8 dernières semaines à la même heure, du lundi au jeudi regroupés "
+                             "(plus stable sur les petits comptages)",
         "seasonal_median_5w": "médiane des 5 dernières semaines à la même heure (jours fériés, ponts et "
                               "événements ponctuels exclus ; ces jours-là, le gradient boosting)",
         "seasonal_mean_8w": "moyenne des 8 dernières semaines à la même heure (jours fériés exclus)",
@@ -1064,15 +1071,18 @@ MODEL_DESCRIPTIONS = {
         MODEL_SNAIVE: "weekly seasonal-naive: the same hour the week before (the MASE reference)",
         "seasonal_naive_24h": "daily naive: the same hour the day before",
         MODEL_HGB: "gradient boosting (Poisson) on the calendar and each series' level and profile",
-        "hgb_lag": "the same, with the counts of the previous weeks (7-day horizon at most)",
+        "hgb_lag": "gradient boosting (Poisson) that also reads the counts of the previous weeks (7-day "
+                   "horizon at most)",
         "mstl_ets": "MSTL decomposition (day, week) and exponential smoothing",
         "unobserved_components": "unobserved-components model (local level and harmonics)",
         "ensemble_mean": "mean of the gradient-boosting forecast and the 5-week median (Monday–Thursday pooled)",
         "weekday_median_5w": "median of the last 5 weeks at the same hour, Monday to Thursday pooled (public "
                              "holidays, bridge days and one-off events left out; on those days, the gradient "
                              "boosting)",
-        "weekday_median_3w": "the same median over the last 3 weeks (follows a changing level sooner)",
-        "weekday_median_8w": "the same median over the last 8 weeks (steadier on small counts)",
+        "weekday_median_3w": "median of the last 3 weeks at the same hour, Monday to Thursday pooled (follows a "
+                             "changing level sooner)",
+        "weekday_median_8w": "median of the last 8 weeks at the same hour, Monday to Thursday pooled (steadier on "
+                             "small counts)",
         "seasonal_median_5w": "median of the last 5 weeks at the same hour (public holidays, bridge days and "
                               "one-off events left out; on those days, the gradient boosting)",
         "seasonal_mean_8w": "mean of the last 8 weeks at the same hour (public holidays left out)",
@@ -1264,7 +1274,8 @@ def render_scenario_report(data: ReportData, lang: str = "fr") -> str:
     if unchanged:
         sensors = (f"{t['sensor_one']} {unchanged[0]}" if len(unchanged) == 1
                    else t["sensor_many"].format(n=len(unchanged)) + " " + ", ".join(unchanged))
-        sections["indicator_deltas"]["after"] = t["unchanged_sensors"].format(sensors=sensors, scenario=spec.name)
+        key = "unchanged_sensor" if len(unchanged) == 1 else "unchanged_sensors"
+        sections["indicator_deltas"]["after"] = t[key].format(sensors=sensors, scenario=spec.name)
     method_items = t["method_items"].split("\n")
     if "mass_balance" in frames:
         method_items.append(t["method_mass_balance"])

@@ -359,16 +359,17 @@ def test_indicator_deltas_show_the_sensors_the_scenario_changes(data: ReportData
     html = render_scenario_report(with_b01)
     assert sorted({r[1][2] for r in _rows(html, "indicator-deltas-table")}) == sorted(["C01", "D01", EVIL])
     note = re.search(r'<p class="note" id="indicator-deltas-after">([^<]*)</p>', html).group(1)
-    assert unescape(note) == ("Le scénario ne change pas le capteur B01 (écart nul sur chaque indicateur) : absents "
-                              f"du tableau, ils sont dans data/{data.spec.name}/indicator_deltas.csv.")
+    assert unescape(note) == ("Le scénario ne change pas le capteur B01 (écart nul sur chaque indicateur) : absent "
+                              f"du tableau, il est dans data/{data.spec.name}/indicator_deltas.csv.")  # one: singular
     assert report_frames(with_b01)["indicator_deltas"].filter(sensor_id="B01").height == 2
     for seed in (1, 2):  # the same report whatever the rows' order
         assert render_scenario_report(shuffled(with_b01, seed)) == html
     en = render_scenario_report(ReportData(**{**with_b01.__dict__,
                                               "indicator_deltas": pl.concat([deltas, still.with_columns(sensor_id=pl.lit("A01"))])}),
                                 lang="en")
-    assert unescape(re.search(r'id="indicator-deltas-after">([^<]*)</p>', en).group(1)).startswith(
-        "The scenario does not change the 2 sensors A01, B01 (zero change on every indicator)")
+    assert unescape(re.search(r'id="indicator-deltas-after">([^<]*)</p>', en).group(1)) == (
+        "The scenario does not change the 2 sensors A01, B01 (zero change on every indicator): left out of the "
+        f"table, they are in data/{data.spec.name}/indicator_deltas.csv.")
     nothing = ReportData(**{**data.__dict__, "indicator_deltas": still})
     html = render_scenario_report(nothing)
     assert [r[4][1] for r in _rows(html, "indicator-deltas-table")] == ["hpm", "tmja"]
@@ -382,6 +383,9 @@ def test_optional_section_values(html_fr: str) -> None:
     assert mb[EVIL][-1] == ("check bad", "false", "✗")
     sat = _rows(html_fr, "saturation-table")[0]
     assert sat[-1] == (None, "7.0", "+7")  # 12 − 5 hours
+    # the threshold is a capacity in UVP (passenger-car units) per hour, not a count of vehicles
+    head = unescape(html_fr.split('id="saturation-table"')[1].split("</thead>")[0])
+    assert "Seuil (UVP / heure)" in head and "passages" not in head
     imp = _rows(html_fr, "impact-table")[0]
     assert imp[-1] == (None, "2/4", f"2{NNBSP}/{NNBSP}4")  # |1500| and |1250| ≥ |−1200|
     assert imp[-2] == (None, "-60.0", f"-60,0{NNBSP}%")
