@@ -7,6 +7,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from assets.impact import study_files
 from assets.scenarios import catalog_files
 from assets.warehouse import warehouse_tables
 from pipelines.resources import LakeResource
@@ -19,6 +20,7 @@ from scenarios.report import (
     write_report,
 )
 from scenarios.deltas import compare_scenarios, indicator_deltas, mass_balance, saturation_table
+from scenarios.impact import ImpactFileError, load_impact_study
 from scenarios.spec import load_scenario
 from sensors_io.staging import read_manifest
 from warehouse.resource import WarehouseResource
@@ -51,21 +53,45 @@ def _scenario_sections(spec, base: pl.DataFrame, scen: pl.DataFrame, tz: str) ->
     }
 
 
-def _impact_sections(impact: pl.DataFrame, spec) -> dict:
+#: The unit of an impact study's effect (a count over the intervention) by its treated modes.
+_IMPACT_UNITS = {"bike": "bikes", "pedestrian": "pedestrians", "scooter": "scooters"}
+
+
+def _impact_titles(lake: LakeResource) -> pl.DataFrame:
+    """Each impact study's title in both languages (a file that does not load is left out: the impact
+    asset already said why)."""
+    rows = []
+    for path in study_files(lake):
+        try:
+            s = load_impact_study(path)
+        except ImpactFileError:
+            continue
+        rows.append({"study": s.name, "title_fr": s.title_fr, "title_en": s.title_en})
+    return pl.DataFrame(rows, schema={"study": pl.String, "title_fr": pl.String, "title_en": pl.String})
+
+
+def _impact_sections(impact: pl.DataFrame, spec, titles: pl.DataFrame | None = None) -> dict:
     """The measured effect of past interventions on this scenario's sensors, with their placebos, on the
-    treated series' scale (a placebo's relative effect × the effect's counterfactual)."""
+    treated series' scale (a placebo's relative effect × the effect's counterfactual); each row names its
+    study (``title_fr`` / ``title_en`` from ``titles``) and the effect its intervention's dates."""
     effects = impact.filter((pl.col("kind") == "effect") & pl.col("sensor_id").is_in(spec.sensor_ids()))
     if effects.is_empty():
         return {}
+    if titles is None:
+        titles = pl.DataFrame(schema={"study": pl.String, "title_fr": pl.String, "title_en": pl.String})
     studies = effects["study"].to_list()
     cf = dict(effects.select("study", "counterfactual").iter_rows())
     placebos = impact.filter(pl.col("study").is_in(studies) & pl.col("kind").str.starts_with("placebo"))
     scale = pl.col("study").replace_strict(cf, return_dtype=pl.Float64) / 100.0
+    unit = pl.col("modes").replace_strict(_IMPACT_UNITS, default="veh", return_dtype=pl.String)
     return {
-        "impact": effects.sort("study").select(
-            "sensor_id", mode=pl.col("modes"), direction=pl.lit("all"), unit=pl.lit("veh"), effect="effect",
+        "impact": effects.sort("study").join(titles, on="study", how="left", maintain_order="left").select(
+            "study", "title_fr", "title_en", "start", "end",
+            "sensor_id", mode=pl.col("modes"), direction=pl.lit("all"), unit=unit, effect="effect",
             lower="effect_lower", upper="effect_upper", effect_pct="effect_pct"),
-        "impact_placebos": placebos.sort("study", "kind", "label").select(
+        "impact_placebos": placebos.sort("study", "kind", "label").join(
+            titles, on="study", how="left", maintain_order="left").select(
+            "study", "title_fr", "title_en",
             "sensor_id", mode=pl.col("modes"), direction=pl.lit("all"), placebo="label",
             effect=pl.col("effect_pct") * scale, lower=pl.col("effect_pct_family_lower") * scale,
             upper=pl.col("effect_pct_family_upper") * scale),
@@ -118,6 +144,7 @@ def scenario_report(context: dg.AssetExecutionContext, config: ReportConfig, lak
     )
     quality = _quality(daily)
     impact = warehouse.read("impact")
+    titles = _impact_titles(lake)
     written, specs = [], []
     for path in catalog_files(lake.home):
         spec = load_scenario(path)
@@ -128,7 +155,7 @@ def scenario_report(context: dg.AssetExecutionContext, config: ReportConfig, lak
         base = in_period.filter(pl.col("scenario") == "baseline")
         scen = in_period.filter(pl.col("scenario") == spec.name)
         data = ReportData(spec=spec, baseline=base, scenario=scen, tz=lake.tz, quality=quality,
-                          **_scenario_sections(spec, base, scen, lake.tz), **_impact_sections(impact, spec), **common)
+                          **_scenario_sections(spec, base, scen, lake.tz), **_impact_sections(impact, spec, titles), **common)
         html = render_scenario_report(data, lang=lang)
         target = lake.reports / f"{spec.name}.{lang}.html"
         write_report(html, target)

@@ -270,21 +270,25 @@ class ImpactResult:
         Placebo effects are expressed on the treated series' scale (their relative effect × the effect's
         counterfactual) so that their sizes compare with the effect's.
         """
-        e, lv = self.effect, self.study.level
-        mode = "+".join(e.modes)
+        e, lv, s = self.effect, self.study.level, self.study
+        mode = ",".join(e.modes)
+        unit = {"bike": "bikes", "pedestrian": "pedestrians", "scooter": "scooters"}.get(mode, "veh")
+        study = {"study": s.name, "title_fr": s.title_fr, "title_en": s.title_en}
         i = e.interval(lv)
         impact = pl.DataFrame([{
-            "sensor_id": e.sensor_id, "mode": mode, "direction": "all", "unit": "veh",
+            **study, "start": s.intervention.start, "end": s.intervention.end,
+            "sensor_id": e.sensor_id, "mode": mode, "direction": "all", "unit": unit,
             "effect": e.effect, "lower": i["effect_lower"], "upper": i["effect_upper"], "effect_pct": 100 * e.relative,
         }])
         cf = e.counterfactual
         rows = []
         for p in self.placebos:
             pi = p.interval(lv)
-            rows.append({"sensor_id": e.sensor_id, "mode": mode, "direction": "all", "placebo": p.label,
+            rows.append({**study, "sensor_id": e.sensor_id, "mode": mode, "direction": "all", "placebo": p.label,
                          "effect": p.relative * cf, "lower": pi["relative_lower"] * cf,
                          "upper": pi["relative_upper"] * cf})
-        schema = {"sensor_id": pl.String, "mode": pl.String, "direction": pl.String, "placebo": pl.String,
+        schema = {"study": pl.String, "title_fr": pl.String, "title_en": pl.String, "sensor_id": pl.String,
+                  "mode": pl.String, "direction": pl.String, "placebo": pl.String,
                   "effect": pl.Float64, "lower": pl.Float64, "upper": pl.Float64}
         return impact, pl.DataFrame(rows, schema=schema)
 

@@ -127,12 +127,17 @@ LABELS: dict[str, dict[str, str]] = {
         "hours_scenario": "Heures (scénario)", "hours_change": "Écart (heures)",
         "empty_saturation": "Aucun capteur n'a de seuil de saturation renseigné.",
         "impact": "Effet mesuré d'une intervention",
-        "impact_intro": "Effet = comptages observés moins contrefactuel (ce que la prévision attendait sans "
-                        "l'intervention) ; intervalle à 80 %. Les placebos refont la même estimation à des dates "
-                        "sans intervention : un effet réel dépasse la plupart d'entre eux.",
+        "impact_intro": "Interventions passées sur les rues de ce scénario, mesurées sur les comptages (deux sens "
+                        "additionnés, sur toute la durée de l'intervention). Effet = comptages observés moins "
+                        "contrefactuel (ce que la prévision attendait sans l'intervention) ; intervalle à 80 %. "
+                        "Les placebos refont la même estimation là où il n'y a pas eu d'intervention (à de "
+                        "fausses dates, sur des capteurs témoins), ramenée à l'échelle de la rue étudiée : un "
+                        "effet réel dépasse la plupart d'entre eux.",
         "impact_effect": "Effet", "lower80": "Borne basse 80 %", "upper80": "Borne haute 80 %",
         "effect_pct": "Effet (%)", "placebo_rank": "Placebos au moins aussi forts",
-        "placebos": "Placebos", "placebo": "Placebo",
+        "placebos": "Placebos", "placebo": "Placebo", "study": "Étude", "intervention": "Intervention",
+        "placebo_control": "capteur témoin (comme s'il avait eu l'intervention)",
+        "placebo_date": "fausse date de début : {date}",
         "empty_impact": "Aucune évaluation d'impact disponible.",
         "empty_impact_placebos": "Aucun placebo calculé.",
         "quality": "Couverture des données",
@@ -243,12 +248,16 @@ LABELS: dict[str, dict[str, str]] = {
         "hours_scenario": "Hours (scenario)", "hours_change": "Change (hours)",
         "empty_saturation": "No sensor has a saturation threshold.",
         "impact": "Measured effect of an intervention",
-        "impact_intro": "Effect = observed counts minus the counterfactual (what the forecast expected without "
-                        "the intervention); 80 % interval. Placebos repeat the same estimate on dates without "
-                        "intervention: a real effect exceeds most of them.",
+        "impact_intro": "Past interventions on this scenario's streets, measured on the counts (both directions "
+                        "summed, over the whole intervention). Effect = observed counts minus the counterfactual "
+                        "(what the forecast expected without the intervention); 80 % interval. Placebos repeat "
+                        "the same estimate where there was no intervention (at fake dates, on control sensors), "
+                        "scaled to the studied street: a real effect exceeds most of them.",
         "impact_effect": "Effect", "lower80": "80 % lower bound", "upper80": "80 % upper bound",
         "effect_pct": "Effect (%)", "placebo_rank": "Placebos at least as strong",
-        "placebos": "Placebos", "placebo": "Placebo",
+        "placebos": "Placebos", "placebo": "Placebo", "study": "Study", "intervention": "Intervention",
+        "placebo_control": "control sensor (as if it had had the intervention)",
+        "placebo_date": "fake start date: {date}",
         "empty_impact": "No impact evaluation available.",
         "empty_impact_placebos": "No placebo computed.",
         "quality": "Data coverage",
@@ -403,7 +412,8 @@ def raw_value(x: object) -> str:
 
 
 def mode_label(mode: str, lang: str) -> str:
-    return MODE_NAMES[lang].get(mode, mode)
+    """A mode's name; a comma-separated list of modes (an impact study's ``car,heavy``) name by name."""
+    return ", ".join(MODE_NAMES[lang].get(m, m) for m in mode.split(","))
 
 
 #: The two direction codes the pipeline writes itself (DESIGN.md): ``all`` = summed over directions,
@@ -417,6 +427,20 @@ DIRECTION_NAMES = {
 
 def direction_label(direction: str, lang: str) -> str:
     return DIRECTION_NAMES[lang].get(direction, direction)
+
+
+def placebo_label(label: str, lang: str) -> str:
+    """A placebo of :mod:`scenarios.impact` in words: ``control X`` (a control sensor treated as if it had
+    had the intervention), ``date 2024-11-11`` (the estimate at a fake start date); other labels as they are."""
+    kind, _, rest = label.partition(" ")
+    if kind == "control" and rest:
+        return LABELS[lang]["placebo_control"]  # the sensor is in its own column
+    if kind == "date" and rest:
+        try:
+            return LABELS[lang]["placebo_date"].format(date=format_date(dt.date.fromisoformat(rest), lang))
+        except ValueError:
+            return label
+    return label
 
 
 #: Indicator codes (:mod:`sensors_io.indicators`, :mod:`scenarios.deltas`) as a reader names them; an
@@ -445,8 +469,9 @@ UNIT_NAMES: dict[str, dict[str, str]] = {
     "fr": {"veh/day": "véh/j", "veh/h": "véh/h", "bikes/day": "vélos/j", "bikes/h": "vélos/h",
            "pedestrians/day": "piétons/j", "pedestrians/h": "piétons/h", "scooters/day": "trottinettes/j",
            "scooters/h": "trottinettes/h", "uvp/day": "UVP/j", "uvp/h": "UVP/h", "days": "jours",
-           "ratio": "ratio", "flag": "alerte"},
-    "en": {"uvp/day": "PCU/day", "uvp/h": "PCU/h"},
+           "ratio": "ratio", "flag": "alerte", "veh": "véhicules", "bikes": "vélos", "pedestrians": "piétons",
+           "scooters": "trottinettes"},
+    "en": {"uvp/day": "PCU/day", "uvp/h": "PCU/h", "veh": "vehicles"},
 }
 #: TMJA estimators (INDICATORS.md §1.2) as a reader names them.
 ESTIMATOR_NAMES: dict[str, dict[str, str]] = {
@@ -748,6 +773,7 @@ SECTION_COLUMNS: dict[str, tuple[Col, ...]] = {
         Col("hours_change", "hours_change", "signed_hours", False),
     ),
     "impact": (
+        Col("study", "study", "study", False), Col("start", "intervention", "period", False),
         Col("sensor_id", "sensor"), Col("mode", "mode", "mode", False), Col("direction", "direction", "direction", False),
         Col("unit", "unit", "unit", False),
         Col("effect", "impact_effect", "signed_value"), Col("lower", "lower80", "signed_value"),
@@ -755,8 +781,9 @@ SECTION_COLUMNS: dict[str, tuple[Col, ...]] = {
         Col("placebo_as_large", "placebo_rank", "rank", False),
     ),
     "impact_placebos": (
+        Col("study", "study", "study", False),
         Col("sensor_id", "sensor"), Col("mode", "mode", "mode", False), Col("direction", "direction", "direction", False),
-        Col("placebo", "placebo"), Col("effect", "impact_effect", "signed_value"),
+        Col("placebo", "placebo", "placebo"), Col("effect", "impact_effect", "signed_value"),
         Col("lower", "lower80", "signed_value", False), Col("upper", "upper80", "signed_value", False),
     ),
     "quality": (
@@ -767,10 +794,14 @@ SECTION_COLUMNS: dict[str, tuple[Col, ...]] = {
 }
 _SECTION_KEYS = {
     "mass_balance": ["target", "mode"], "indicator_deltas": ["sensor_id", "mode", "direction", "indicator"],
-    "saturation": ["sensor_id", "mode", "direction"], "impact": ["sensor_id", "mode", "direction"],
-    "impact_placebos": ["sensor_id", "mode", "direction", "placebo"], "quality": ["sensor_id", "mode", "direction"],
+    "saturation": ["sensor_id", "mode", "direction"], "impact": ["study", "sensor_id", "mode", "direction"],
+    "impact_placebos": ["study", "sensor_id", "mode", "direction", "placebo"], "quality": ["sensor_id", "mode", "direction"],
 }
 _DERIVED = {"balanced", "hours_change", "placebo_as_large"}
+
+
+#: Columns a cell kind reads beside its own (kept as text in the section's frame and CSV, not shown).
+_COMPANIONS = {"study": ("title_fr", "title_en"), "period": ("end",)}
 
 
 def _checked(name: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -791,6 +822,7 @@ def _checked(name: str, frame: pl.DataFrame) -> pl.DataFrame:
             raise ValueError(f"report section {name!r}: column {c.name!r} should be "
                              f"{'numeric' if c.kind in _NUMERIC else 'text'} ({exc.__class__.__name__})") from None
         out.append(e.cast(pl.Float64 if c.kind in _NUMERIC else pl.String))
+        out += [pl.col(k).cast(pl.String) for k in _COMPANIONS.get(c.kind, ()) if k in frame.columns]
     return frame.select(out)
 
 
@@ -812,7 +844,10 @@ def section_frame(data: ReportData, name: str) -> pl.DataFrame | None:
 def _placebo_rank(impact: pl.DataFrame, placebos: pl.DataFrame) -> pl.DataFrame:
     """Add ``placebo_n`` and ``placebo_as_large``: how many placebos of the same series have an effect at
     least as large in absolute value (a rank test: 1 of 20 is about p = 0.05)."""
-    keys = [k for k in ("sensor_id", "mode", "direction") if k in impact.columns and k in placebos.columns]
+    # placebos belong to a study (its date and control placebos, on the treated street's scale) when the
+    # frames say which; else to the series
+    keys = (["study"] if "study" in impact.columns and "study" in placebos.columns else
+            [k for k in ("sensor_id", "mode", "direction") if k in impact.columns and k in placebos.columns])
     by_series: dict[tuple, list[float]] = {}
     for r in placebos.iter_rows(named=True):
         if not _missing(r["effect"]):
@@ -843,6 +878,20 @@ def _cell_content(value: Any, kind: str, lang: str, row: dict[str, Any] | None) 
         return {"text": "" if value is None else label(value, lang), "raw": value, "cls": "txt"}
     if kind in ("value", "signed_value") and str((row or {}).get("indicator", "")).endswith("_hour"):
         return {"text": format_hour(value, lang, signed=kind == "signed_value"), "raw": raw_value(value), "cls": None}
+    if kind == "study":  # the study's title in the reader's language; data-value keeps its name
+        title = (row or {}).get(f"title_{lang}")
+        return {"text": "" if value is None else str(title or value), "raw": value, "cls": "txt"}
+    if kind == "period":  # start (this cell's value) – the row's end, local dates
+        end = (row or {}).get("end")
+        if value is None:
+            return {"text": "", "raw": None, "cls": "txt"}
+        first, last = dt.date.fromisoformat(str(value)), None if end is None else dt.date.fromisoformat(str(end))
+        text = format_date(first, lang) if last is None or last == first else \
+            f"{format_date(first, lang)} – {format_date(last, lang)}"
+        return {"text": text, "raw": f"{value}/{end}" if end is not None else str(value), "cls": "txt"}
+    if kind == "placebo":  # "control X" / "date 2024-11-11" (scenarios.impact) in words; data-value keeps it
+        text = "" if value is None else placebo_label(str(value), lang)
+        return {"text": text, "raw": value, "cls": "txt"}
     if kind == "check":
         if value is None:
             return {"text": "—", "raw": "", "cls": "check"}
@@ -869,7 +918,8 @@ def _cell_content(value: Any, kind: str, lang: str, row: dict[str, Any] | None) 
 
 def _head(text: str, kind: str = "text") -> dict[str, Any]:
     """A column header, aligned like its cells (numbers to the right)."""
-    return {"text": text, "cls": "txt" if kind in ("text", "mode", "indicator", "unit") else "num"}
+    return {"text": text, "cls": "txt" if kind in ("text", "mode", "indicator", "unit", "study", "period", "placebo")
+            else "num"}
 
 
 def _table(name: str, frame: pl.DataFrame, lang: str, names: dict[str, str]) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """The whole graph, in-process, on a small slice of the demo town: values, files and the report."""
 
 import datetime as dt
+import html
 import html.parser
+import re
 import json
 from pathlib import Path
 
@@ -204,6 +206,25 @@ def test_reports_in_english_on_request(built) -> None:
     assert '<html lang="en">' in index and all(f"{n}.en.html" in index for n in SCENARIOS)
     # The French pages are still there, untouched by the English run.
     assert '<html lang="fr">' in (reports / "summer_peak.fr.html").read_text()
+
+
+def test_impact_rows_name_the_study_and_rank_it_against_its_own_placebos(built) -> None:
+    """The festival report shows the 2025 seafront works measured on its streets: each row says which study
+    and when, and each effect is ranked against its study's placebos (the 4 control sensors, scaled)."""
+    impact = pl.read_csv(built["home"] / "reports" / "data" / "festival_weekend" / "impact.csv", try_parse_dates=True)
+    seafront = impact.filter(pl.col("study") == "roadworks_albert_1er_2025").row(0, named=True)
+    assert seafront["title_fr"] == "Travaux boulevard Albert Ier (mars 2025) : effet sur le front de mer"
+    assert (seafront["start"], seafront["end"]) == (dt.date(2025, 3, 3), dt.date(2025, 3, 23))
+    placebos = pl.read_csv(built["home"] / "reports" / "data" / "festival_weekend" / "impact_placebos.csv")
+    own = placebos.filter(pl.col("study") == "roadworks_albert_1er_2025")
+    as_large = int((own["effect"].abs() >= abs(seafront["effect"])).sum())
+    assert seafront["placebo_n"] == own.height >= 4 and seafront["placebo_as_large"] == as_large
+    page = html.unescape((built["home"] / "reports" / "festival_weekend.fr.html").read_text())
+    shown = re.sub(r"<[^>]+>", "|", page[page.index('<section id="impact">'):])
+    shown = shown[:shown.index("Couverture des données")]
+    assert "|3 mars 2025 – 23 mars 2025|" in shown and "|voiture, poids lourd|" in shown
+    assert "|capteur témoin (comme s'il avait eu l'intervention)|" in shown
+    assert "car,heavy" not in shown and "|control " not in shown and "|veh|" not in shown
 
 
 def test_roadworks_report_shows_a_mass_balance_that_holds(built) -> None:

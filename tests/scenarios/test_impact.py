@@ -96,6 +96,11 @@ def test_a_known_effect_is_recovered_and_placebos_are_small() -> None:
     impact, placebos = result.report_frames()
     assert impact.select("sensor_id", "mode", "direction").row(0) == ("T", "car", "all")
     assert placebos.height == 6 and set(placebos["sensor_id"]) == {"T"}
+    # each row names its study; the effect its intervention's dates (what the report's columns show)
+    study = result.study
+    assert impact.select("study", "title_fr", "start", "end").row(0) == (
+        study.name, study.title_fr, study.intervention.start, study.intervention.end)
+    assert set(placebos["study"]) == {study.name}
 
 
 def test_data_problems_name_the_study_and_the_sensor() -> None:

@@ -598,3 +598,45 @@ def test_map_numbers_do_not_sit_on_a_neighbour() -> None:
     pts = [{"marker": 1, "x": 100.0, "y": 100.0, "r": "5"}, {"marker": 2, "x": 110.0, "y": 100.0, "r": "5"}]
     _place_labels(pts)
     assert [(p["tx"], p["ty"], p["anchor"]) for p in pts] == [("92.0", "94.0", "end"), ("118.0", "94.0", "start")]
+
+
+def test_impact_rows_name_their_study_dates_modes_and_placebos() -> None:
+    # Two studies on one scenario; each effect is ranked against its own study's placebos (date and
+    # control placebos are on the treated street's scale), whatever sensor a control placebo is on.
+    impact = pl.DataFrame({
+        "study": ["works_2025", "detour_2025"], "title_fr": ["Travaux 2025 : front de mer", "Travaux 2025 : report"],
+        "title_en": ["Works 2025: seafront", "Works 2025: detour"],
+        "start": [dt.date(2025, 3, 3)] * 2, "end": [dt.date(2025, 3, 23)] * 2,
+        "sensor_id": ["C01", "D01"], "mode": ["car,heavy"] * 2, "direction": ["all"] * 2, "unit": ["veh"] * 2,
+        "effect": [-1000.0, 600.0], "lower": [-1100.0, 500.0], "upper": [-900.0, 700.0], "effect_pct": [-90.0, 80.0],
+    })
+    placebos = pl.DataFrame({
+        "study": ["works_2025", "works_2025", "detour_2025"],
+        "title_fr": ["Travaux 2025 : front de mer", "Travaux 2025 : front de mer", "Travaux 2025 : report"],
+        "title_en": ["Works 2025: seafront", "Works 2025: seafront", "Works 2025: detour"],
+        "sensor_id": ["C01", "E01", "E01"], "mode": ["car,heavy"] * 3, "direction": ["all"] * 3,
+        "placebo": ["date 2024-11-11", "control E01", "control E01"],
+        "effect": [-50.0, 1200.0, 100.0],  # works: |1200| ≥ |−1000| → 1 of 2; detour: |100| < 600 → 0 of 1
+        "lower": [-300.0, 900.0, -50.0], "upper": [200.0, 1500.0, 250.0],
+    })
+    data = make_data(impact=impact, impact_placebos=placebos)
+    html = render_scenario_report(data)
+    rows = {r[1][1]: r for r in _rows(html, "impact-table")}  # keyed by the study's name (data-value)
+    works = rows["works_2025"]
+    assert works[1:6] == [("txt", "works_2025", "Travaux 2025 : front de mer"),
+                          ("txt", "2025-03-03/2025-03-23", "3 mars 2025 – 23 mars 2025"),
+                          ("txt", None, "C01"), ("txt", None, "voiture, poids lourd"), ("txt", "all", "tous sens")]
+    assert works[6] == ("txt", "veh", "véhicules")
+    assert works[-1] == (None, "1/2", f"1{NNBSP}/{NNBSP}2") and rows["detour_2025"][-1][1] == "0/1"
+    plac = _rows(html, "impact-placebos-table")
+    assert [(r[1][2], r[5][1], r[5][2]) for r in plac] == [  # grouped by study (by name), then sensor
+        ("Travaux 2025 : report", "control E01",
+         "capteur témoin (comme s'il avait eu l'intervention)"),
+        ("Travaux 2025 : front de mer", "date 2024-11-11", "fausse date de début : 11 novembre 2024"),
+        ("Travaux 2025 : front de mer", "control E01",
+         "capteur témoin (comme s'il avait eu l'intervention)")]
+    en = render_scenario_report(data, lang="en")
+    works_en = {r[1][1]: r for r in _rows(en, "impact-table")}["works_2025"]
+    assert [c[2] for c in works_en[1:7]][:2] == ["Works 2025: seafront", "3 March 2025 – 23 March 2025"]
+    assert works_en[4][2] == "car, heavy vehicle" and works_en[6][2] == "vehicles"
+    assert _rows(en, "impact-placebos-table")[1][5][2] == "fake start date: 11 November 2024"
