@@ -1336,7 +1336,7 @@ def render_scenario_report(data: ReportData, lang: str = "fr") -> str:
         "lang": lang, "t": t, "title": spec.title(lang), "description": spec.description(lang),
         "scenario_name": spec.name, "index_href": _index_href(lang),
         "period_text": f"{format_date(spec.period.start, lang)} – {format_date(spec.period.end, lang)}",
-        "hypotheses": [{"text": h.describe(lang), "note": h.note(lang)} for h in spec.hypotheses],
+        "hypotheses": [{"text": h.describe(lang, spec.sensor_groups), "note": h.note(lang)} for h in spec.hypotheses],
         "synthetic": data.synthetic,
         "effect_rows": _effect_rows(frames["effect"], lang),
         "indicator_rows": _indicator_rows(frames["indicators"], lang),
@@ -1378,7 +1378,7 @@ def render_index(specs: list[ScenarioSpec], lang: str, *, input_hash: str, gener
         raise ValueError(f"unsupported report language {lang!r}; expected one of {sorted(INDEX_LABELS)}")
     t = {**INDEX_LABELS[lang], "synthetic": LABELS[lang]["synthetic"], "synthetic_note": LABELS[lang]["synthetic_note"]}
     entries = [{"title": s.title(lang), "href": f"{s.name}.{lang}.html", "description": s.description(lang),
-                "hypotheses": [h.describe(lang) for h in s.hypotheses],
+                "hypotheses": [h.describe(lang, s.sensor_groups) for h in s.hypotheses],
                 "period": f"{format_date(s.period.start, lang)} – {format_date(s.period.end, lang)}"}
                for s in sorted(specs, key=lambda s: s.name)]
     return _environment().get_template("index.html.j2").render(

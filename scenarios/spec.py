@@ -45,7 +45,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -85,6 +85,11 @@ KEY: tuple[str, ...] = ("sensor_id", "mode", "direction", "start_utc")
 #: (INDICATORS.md §1.4). For capacity, a mode absent from the set adds nothing, except ``all_vehicles``
 #: (an unknown mix, counted as cars): see :func:`uvp_coefficients`.
 DEFAULT_UVP_SET = "carrefour_feux"
+#: The UVP coefficient sets (sensors_io.indicators.UVP_SETS) as a reader names them.
+UVP_SET_NAMES = {
+    "fr": {"carrefour_feux": "d'un carrefour à feux", "girabase": "d'un giratoire (Girabase)"},
+    "en": {"carrefour_feux": "of a signalised junction", "girabase": "of a roundabout (Girabase)"},
+}
 
 
 def uvp_coefficients(set_name: str) -> dict[str, float]:
@@ -249,16 +254,21 @@ class _Filtered(_Noted):
             cond = cond & pl.col("sensor_id").is_in(ids)
         return cond
 
-    def _scope(self, lang: str) -> str:
+    def _scope(self, lang: str, groups: Mapping[str, Sequence[str]] | None = None) -> str:
+        """Modes and sensors concerned; a group is named with its sensors when ``groups`` (the spec's
+        ``sensor_groups``) is given: « groupe entrees (CPT-A, CPT-B) »."""
         names = MODE_NAMES[lang]
         where = list(self.sensors or [])
+        word = "groupe" if lang == "fr" else "group"
+        for g in self.groups or []:
+            members = (groups or {}).get(g)
+            where.append(f"{word} « {g} » ({', '.join(members)})" if members and lang == "fr" else
+                         f"{word} “{g}” ({', '.join(members)})" if members else f"{word} {g}")
         if lang == "fr":
             m = "modes : " + ", ".join(names[x] for x in self.modes) if self.modes else "tous modes"
-            where += [f"groupe {g}" for g in self.groups or []]
             s = "capteurs : " + ", ".join(where) if where else "tous capteurs"
             return f"{m} ; {s}"
         m = "modes: " + ", ".join(names[x] for x in self.modes) if self.modes else "all modes"
-        where += [f"group {g}" for g in self.groups or []]
         s = "sensors: " + ", ".join(where) if where else "all sensors"
         return f"{m}; {s}"
 
@@ -282,11 +292,11 @@ class SeasonalSurge(_Filtered):
                                             return_dtype=pl.Float64)
         return pl.when(self._where(ctx)).then(m).otherwise(1.0)
 
-    def describe(self, lang: str = "fr") -> str:
+    def describe(self, lang: str = "fr", groups: Mapping[str, Sequence[str]] | None = None) -> str:
         parts = ", ".join(f"{MONTHS[lang][k - 1]} ×{_num(v, lang)}" for k, v in sorted(self.multipliers.items()))
         head = "Hausse saisonnière" if lang == "fr" else "Seasonal surge"
         sep = " : " if lang == "fr" else ": "
-        return f"{head}{sep}{parts} — {self._scope(lang)}."
+        return f"{head}{sep}{parts} — {self._scope(lang, groups)}."
 
 
 class DemandGrowth(_Filtered):
@@ -301,12 +311,12 @@ class DemandGrowth(_Filtered):
         m = pl.lit(1.0 + self.pct_per_year / 100.0).pow(years)
         return pl.when(self._where(ctx)).then(m).otherwise(1.0)
 
-    def describe(self, lang: str = "fr") -> str:
+    def describe(self, lang: str = "fr", groups: Mapping[str, Sequence[str]] | None = None) -> str:
         p = _num(self.pct_per_year, lang)
         if lang == "fr":
             return (f"Évolution de la demande : {p} % par an à partir du {_date(self.reference, lang)} "
-                    f"— {self._scope(lang)}.")
-        return f"Demand growth: {p} % per year from {_date(self.reference, lang)} — {self._scope(lang)}."
+                    f"— {self._scope(lang, groups)}.")
+        return f"Demand growth: {p} % per year from {_date(self.reference, lang)} — {self._scope(lang, groups)}."
 
 
 def _runs(profile: dict[int, float]) -> list[tuple[int, int, float]]:
@@ -364,7 +374,7 @@ class EventDays(_Filtered):
         cond = self._where(ctx) & pl.col("_date").is_in(list(self.dates))
         return pl.when(cond).then(self._hour_factor()).otherwise(1.0)
 
-    def describe(self, lang: str = "fr") -> str:
+    def describe(self, lang: str = "fr", groups: Mapping[str, Sequence[str]] | None = None) -> str:
         days = ", ".join(_date(d, lang) for d in sorted(self.dates))
         label = self.label_fr if lang == "fr" else self.label_en
         head = ("Événement" if lang == "fr" else "Event") + (f" « {label} »" if lang == "fr" and label else
@@ -374,7 +384,7 @@ class EventDays(_Filtered):
             hs = ", ".join(f"{_hours_text(a, b, lang)} ×{_num(v, lang)}" for a, b, v in _runs(self.profile))
             rest = (f"autres heures ×{_num(self.multiplier, lang)}" if lang == "fr" else
                     f"other hours ×{_num(self.multiplier, lang)}") if self.multiplier is not None else ""
-            return f"{head}{sep}{days}, {hs}{', ' + rest if rest else ''} — {self._scope(lang)}."
+            return f"{head}{sep}{days}, {hs}{', ' + rest if rest else ''} — {self._scope(lang, groups)}."
         if self.hours:
             hs = sorted(self.hours)
             contiguous = hs == list(range(hs[0], hs[-1] + 1))
@@ -386,7 +396,7 @@ class EventDays(_Filtered):
                 when = f"from {hs[0]}:00 to {end}" if contiguous else "at " + ", ".join(f"{h}:00" for h in hs)
         else:
             when = "toute la journée" if lang == "fr" else "all day"
-        return f"{head}{sep}{days}, {when}, ×{_num(self.multiplier, lang)} — {self._scope(lang)}."
+        return f"{head}{sep}{days}, {when}, ×{_num(self.multiplier, lang)} — {self._scope(lang, groups)}."
 
 
 # --------------------------------------------------------------------------------------------------
@@ -546,7 +556,7 @@ class Closure(_Diversion):
 
     kind: Literal["closure"]
 
-    def describe(self, lang: str = "fr") -> str:
+    def describe(self, lang: str = "fr", groups: Mapping[str, Sequence[str]] | None = None) -> str:
         return ("Fermeture : " if lang == "fr" else "Closure: ") + self._flows_text(lang) + "."
 
 
@@ -577,7 +587,7 @@ class Pedestrianisation(_Diversion):
         return f.with_columns([pl.when(sel).then(pl.col(c) * self.pedestrian_uplift).otherwise(pl.col(c)).alias(c)
                                for c in ctx.values])
 
-    def describe(self, lang: str = "fr") -> str:
+    def describe(self, lang: str = "fr", groups: Mapping[str, Sequence[str]] | None = None) -> str:
         head = "Piétonnisation : " if lang == "fr" else "Pedestrianisation: "
         s = head + self._flows_text(lang)
         if self.pedestrian_uplift != 1.0:
@@ -632,7 +642,7 @@ class ModalShift(_Noted):
                            scale=self.persons_per_vehicle)
         return f
 
-    def describe(self, lang: str = "fr") -> str:
+    def describe(self, lang: str = "fr", groups: Mapping[str, Sequence[str]] | None = None) -> str:
         frm, to = _modes_text(self.from_modes, lang), MODE_NAMES[lang][self.to_mode]
         where = ", ".join(self.sensors)
         when = f", {self.period.text(lang)}" if self.period else ""
@@ -699,15 +709,24 @@ class CapacityChange(_Noted):
                                f"(its directions: {', '.join(known)})")
         return f
 
-    def describe(self, lang: str = "fr") -> str:
+    def describe(self, lang: str = "fr", groups: Mapping[str, Sequence[str]] | None = None) -> str:
         where = self.street or self.sensor
         dirs = ", ".join(self.directions) if self.directions else ("tous sens" if lang == "fr" else "all directions")
         b, a = _num(self.capacity_before, lang), _num(self.capacity_after, lang)
+        word = "voie" if lang == "fr" else "lane"
+
+        def lanes(n: int) -> str:
+            return f"{n} {word}{'s' if n > 1 else ''}"
+
+        lane_text = (lanes(self.lanes_before) if self.lanes_before == self.lanes_after
+                     else f"{lanes(self.lanes_before)} → {lanes(self.lanes_after)}")
+        same = self.capacity_before == self.capacity_after
+        coef = UVP_SET_NAMES[lang].get(self.uvp_set, self.uvp_set)
         if lang == "fr":
-            return (f"Capacité : {where} ({self.sensor}, {dirs}) — {self.lanes_before} voie(s) → {self.lanes_after}, "
-                    f"{b} → {a} UVP/h par sens (coefficients UVP « {self.uvp_set} »).")
-        return (f"Capacity: {where} ({self.sensor}, {dirs}) — {self.lanes_before} lane(s) → {self.lanes_after}, "
-                f"{b} → {a} PCU/h per direction (UVP coefficients “{self.uvp_set}”).")
+            cap = f"{b} UVP/h par sens, inchangée" if same else f"{b} → {a} UVP/h par sens"
+            return f"Capacité : {where} ({self.sensor}, {dirs}) — {lane_text}, {cap} (coefficients UVP {coef})."
+        cap = f"{b} PCU/h per direction, unchanged" if same else f"{b} → {a} PCU/h per direction"
+        return f"Capacity: {where} ({self.sensor}, {dirs}) — {lane_text}, {cap} (PCU coefficients {coef})."
 
 
 Hypothesis = Annotated[

@@ -435,3 +435,29 @@ def test_data_mismatches_are_reported_at_apply_time() -> None:
     growth = DemandGrowth(kind="demand_growth", pct_per_year=1.0, reference=dt.date(2026, 1, 1), sensors=["A", "Z"])
     with pytest.raises(ScenarioDataError, match=r"hypotheses\[0\] \(demand_growth\): sensors\[1\]: sensor 'Z'"):
         apply_scenario(closure_baseline(), _spec(growth, start=dt.date(2026, 3, 2), end=dt.date(2026, 3, 8)))
+
+
+def test_hypothesis_texts_name_groups_lanes_and_coefficient_sets_in_words() -> None:
+    from scenarios.spec import UVP_SET_NAMES
+    from sensors_io.indicators import UVP_SETS
+
+    for lang in ("fr", "en"):
+        assert set(UVP_SET_NAMES[lang]) == set(UVP_SETS)  # every set has a reader's name
+    festival = load_scenario(CATALOG / "festival_weekend.yaml")
+    grouped = next(h for h in festival.hypotheses if h.groups == ["entrees"])
+    text = grouped.describe("fr", festival.sensor_groups)
+    assert "capteurs : groupe « entrees » (CPT-ROUTE-ETRETAT, CPT-ROUTE-VALMONT)" in text
+    assert "sensors: group “entrees” (CPT-ROUTE-ETRETAT, CPT-ROUTE-VALMONT)" in grouped.describe(
+        "en", festival.sensor_groups)
+    assert "groupe entrees" in grouped.describe("fr")  # without the spec's groups: the name only
+    same = CapacityChange(kind="capacity_change", sensor="A", lanes_before=1, lanes_after=1,
+                          lane_capacity_uvp_h=750, lane_capacity_after_uvp_h=900)
+    assert same.describe("fr") == ("Capacité : A (A, tous sens) — 1 voie, 750 → 900 UVP/h par sens "
+                                   "(coefficients UVP d'un carrefour à feux).")
+    fewer = CapacityChange(kind="capacity_change", sensor="A", street="Quai", lanes_before=2, lanes_after=1,
+                           lane_capacity_uvp_h=900, uvp_set="girabase")
+    assert fewer.describe("en") == ("Capacity: Quai (A, all directions) — 2 lanes → 1 lane, 1800 → 900 PCU/h per "
+                                    "direction (PCU coefficients of a roundabout (Girabase)).")
+    unchanged = CapacityChange(kind="capacity_change", sensor="A", lanes_before=2, lanes_after=2,
+                               lane_capacity_uvp_h=700)
+    assert "— 2 voies, 1400 UVP/h par sens, inchangée (coefficients" in unchanged.describe("fr")
