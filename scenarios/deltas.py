@@ -172,7 +172,7 @@ def indicator_deltas(baseline: pl.DataFrame, scenario: pl.DataFrame, spec: Scena
     """Indicators of the baseline and of the scenario over the scenario's hours, side by side.
 
     Columns :data:`DELTAS_SCHEMA`: ``baseline``, ``scenario`` (values), ``delta`` = scenario − baseline,
-    ``delta_pct`` = 100 · delta / baseline (null when the baseline is 0 or for hours and ratios). Give
+    ``delta_pct`` = 100 · delta / baseline (null when the baseline is 0 or for hours, ratios and shares). Give
     ``spec`` for hours above saturation (its ``capacity_change`` hypotheses).
     """
     name = scenario_name(scenario)
@@ -184,7 +184,9 @@ def indicator_deltas(baseline: pl.DataFrame, scenario: pl.DataFrame, spec: Scena
     s = pl.concat([_volume_indicators(scen, working), _saturation(scen, caps, "after")])
     joined = b.rename({"value": "baseline"}).join(
         s.rename({"value": "scenario"}).drop("unit"), on=_KEYS, how="full", coalesce=True)
-    relative = ~pl.col("indicator").is_in(["hpm_hour", "hps_hour", "vc_max", "hours_above_saturation"])
+    # no relative change of hours, ratios and shares (a share's change is in points: 1.32 % → 1.10 % is
+    # −0.22 point, not "−16.5 %")
+    relative = ~pl.col("indicator").is_in(["hpm_hour", "hps_hour", "vc_max", "hours_above_saturation", "pct_heavy"])
     return joined.with_columns(
         scenario_name=pl.lit(name),
         delta=pl.col("scenario") - pl.col("baseline"),

@@ -364,9 +364,13 @@ def format_number(x: float | None, lang: str = "fr", decimals: int = 0, signed: 
     '-1,234'
     >>> format_number(-0.2, "en", signed=True)  # rounds to zero: no "-0"
     '+0'
+    >>> format_number(0.0, "en", 2, signed=True)  # no change at all: no sign, no decimals
+    '0'
     """
     if _missing(x):
         return "—"
+    if signed and x == 0:
+        return "0"
     return _localise(f"{x:+z,.{decimals}f}" if signed else f"{x:z,.{decimals}f}", lang)
 
 
@@ -376,10 +380,14 @@ def format_pct(x: float | None, lang: str = "fr", decimals: int = 0, signed: boo
 
     >>> format_pct(-0.00002, "en", 2, signed=True)
     '+0.00%'
+    >>> format_pct(0.0, "en", 2, signed=True)  # no change at all: no sign, no decimals
+    '0%'
     """
     if _missing(x):
         return "—"
     v = 100 * x
+    if signed and v == 0:
+        return "0" + NNBSP + "%" if lang == "fr" else "0%"
     s = _localise(f"{v:+z,.{decimals}f}" if signed else f"{v:z,.{decimals}f}", lang)
     return s + NNBSP + "%" if lang == "fr" else s + "%"
 
@@ -878,6 +886,10 @@ def _cell_content(value: Any, kind: str, lang: str, row: dict[str, Any] | None) 
         return {"text": "" if value is None else label(value, lang), "raw": value, "cls": "txt"}
     if kind in ("value", "signed_value") and str((row or {}).get("indicator", "")).endswith("_hour"):
         return {"text": format_hour(value, lang, signed=kind == "signed_value"), "raw": raw_value(value), "cls": None}
+    if kind == "signed_value" and (row or {}).get("unit") == "%" and not _missing(value) and value != 0:
+        # a share's change is in percentage points
+        point = f"{NNBSP}pt" if lang == "fr" else " pp"
+        return {"text": format_value(value, lang, signed=True) + point, "raw": raw_value(value), "cls": None}
     if kind == "study":  # the study's title in the reader's language; data-value keeps its name
         title = (row or {}).get(f"title_{lang}")
         return {"text": "" if value is None else str(title or value), "raw": value, "cls": "txt"}

@@ -106,10 +106,10 @@ MONTHS = {
 MODE_NAMES = {
     "fr": {"car": "voiture", "heavy": "poids lourd", "bike": "vélo", "pedestrian": "piéton", "bus": "bus",
            "motorcycle": "deux-roues motorisé", "scooter": "trottinette", "all_vehicles": "tous véhicules",
-           "other": "autre", "uvp": "tous véhicules (UVP)"},
+           "other": "autre", "uvp": "tous véhicules (UVP)", "all": "modes additionnés"},
     "en": {"car": "car", "heavy": "heavy vehicle", "bike": "bike", "pedestrian": "pedestrian", "bus": "bus",
            "motorcycle": "motorcycle", "scooter": "scooter", "all_vehicles": "all vehicles", "other": "other",
-           "uvp": "all vehicles (PCU)"},
+           "uvp": "all vehicles (PCU)", "all": "modes summed"},
 }
 
 

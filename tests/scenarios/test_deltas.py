@@ -71,6 +71,7 @@ def test_tmj_peaks_and_pct_heavy_by_hand() -> None:
     assert got[("car", "hps_hour")][:2] == (17.0, 17.0)
     # %PL = 100 · 30 / (30 + 11,760), then with half the cars 100 · 30 / (30 + 5,880)
     assert got[("heavy", "pct_heavy")][:2] == pytest.approx((100 * 30 / 11790, 100 * 30 / 5910), rel=1e-12)
+    assert got[("heavy", "pct_heavy")][2] is None  # a share changes in points, not in % of itself
     assert got[("heavy", "tmj")] == pytest.approx((10.0, 10.0, 0.0), rel=1e-12)
     assert set(d["direction"]) == {"all"} and set(d["scenario_name"]) == {"s"}
     assert d.filter(indicator="hpm", mode="car")["unit"].item() == "veh/h"

@@ -475,13 +475,15 @@ def test_english_labels(html_en: str) -> None:
     codes = {*INDICATOR_UNITS, *HOURLY_VOLUMES, "tmja", "tmjo", "tmjm", "weekend", "uvp", "tmj", "pct_heavy",
              "hours_above_saturation", "vc_max"}
     assert codes <= set(INDICATOR_NAMES["fr"])
-    # every mode a table can show has a name in both languages: the canonical modes and the deltas' "uvp"
+    # every mode a table can show has a name in both languages: the canonical modes, the deltas' "uvp" and
+    # the mass balance's "all" (its modes summed)
     from scenarios.report import mode_label
     from scenarios.spec import MODE_NAMES
     from sensors_io.schema import MODES
 
-    assert {*MODES, "uvp"} <= set(MODE_NAMES["fr"]) and set(MODE_NAMES["fr"]) == set(MODE_NAMES["en"])
+    assert {*MODES, "uvp", "all"} <= set(MODE_NAMES["fr"]) and set(MODE_NAMES["fr"]) == set(MODE_NAMES["en"])
     assert mode_label("uvp", "fr") == "tous véhicules (UVP)" and mode_label("uvp", "en") == "all vehicles (PCU)"
+    assert mode_label("all", "fr") == "modes additionnés" and mode_label("car,heavy", "fr") == "voiture, poids lourd"
     from scenarios import models as m
 
     every_model = {v for k, v in vars(m).items() if k.startswith("MODEL_") and isinstance(v, str)}
@@ -586,6 +588,9 @@ def test_format_number() -> None:
     # a residual of -0.2 vehicles or -0.00002 % rounds to zero: shown without a minus sign (was "-0", "-0,00 %")
     assert format_number(-0.2, "fr", signed=True) == "+0" and format_number(-0.4, "fr") == "0"
     assert format_pct(-0.0000002, "fr", 2, signed=True) == f"+0,00{NNBSP}%"
+    # no change at all reads 0, without sign or decimals (a delta of exactly zero showed "+0,00")
+    assert format_number(0.0, "fr", 2, signed=True) == "0" and format_pct(0.0, "fr", 1, signed=True) == f"0{NNBSP}%"
+    assert format_pct(0.0, "en", 2, signed=True) == "0%" and format_number(0.0, "fr", 2) == "0,00"
     assert math.isclose(354 / 365, 0.9698630136986301)
 
 
@@ -640,3 +645,15 @@ def test_impact_rows_name_their_study_dates_modes_and_placebos() -> None:
     assert [c[2] for c in works_en[1:7]][:2] == ["Works 2025: seafront", "3 March 2025 – 23 March 2025"]
     assert works_en[4][2] == "car, heavy vehicle" and works_en[6][2] == "vehicles"
     assert _rows(en, "impact-placebos-table")[1][5][2] == "fake start date: 11 November 2024"
+
+
+def test_a_share_changes_in_points_and_no_change_reads_zero() -> None:
+    deltas = pl.DataFrame({
+        "sensor_id": ["C01", "C01"], "mode": ["heavy", "heavy"], "direction": ["all", "all"],
+        "indicator": ["pct_heavy", "tmj"], "unit": ["%", "veh/day"], "baseline": [1.32, 101.0],
+        "scenario": [1.10, 101.0], "delta": [1.10 - 1.32, 0.0], "delta_pct": [None, 0.0]})
+    for lang, point, zero_pct in (("fr", f"-0,22{NNBSP}pt", f"0{NNBSP}%"), ("en", "-0.22 pp", "0%")):
+        rows = {r[4][1]: r for r in _rows(render_scenario_report(make_data(indicator_deltas=deltas), lang=lang),
+                                          "indicator-deltas-table")}
+        assert rows["pct_heavy"][-2][2] == point and rows["pct_heavy"][-1][2] == "—"
+        assert rows["tmj"][-2][2] == "0" and rows["tmj"][-1][2] == zero_pct
