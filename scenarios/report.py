@@ -45,6 +45,7 @@ from sensors_io.aggregate import MAX_MISSING_HOURS, exact_sum  # noqa: E402  (or
 from sensors_io.indicators import DEFAULT_TMJA_ESTIMATOR  # noqa: E402
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+ZWSP = "\u200b"  # zero-width space: where a long code may break
 NNBSP = "\u202f"  # narrow no-break space: French thousands separator and before % (typography)
 MODE_ORDER = ["car", "heavy", "all_vehicles", "bus", "motorcycle", "scooter", "bike", "pedestrian", "other"]
 TZ = "Europe/Paris"
@@ -146,16 +147,20 @@ LABELS: dict[str, dict[str, str]] = {
         "valid_days": "Jours valides", "days": "Jours",
         "no_quality": "Couverture et part imputée par capteur : voir les colonnes du tableau des indicateurs.",
         "empty_quality": "Aucune mesure de couverture disponible.",
-        "scores": "Qualité de la prévision (backtest)",
-        "scores_intro": "MASE : erreur d'un modèle divisée par celle de la prévision naïve « même heure la semaine "
+        "scores": "Qualité de la prévision (testée sur les semaines passées)",
+        "scores_intro": "Chaque modèle a prévu, depuis plusieurs dates passées, la semaine suivante déjà comptée "
+                        "(test rétrospectif) ; ses erreurs mesurent sa qualité. "
+                        "MASE : erreur d'un modèle divisée par celle de la prévision naïve « même heure la semaine "
                         "précédente » sur les mêmes heures (moins de 1 = meilleure). Pour chaque série, la moyenne du "
                         "gradient boosting et de la médiane des 5 semaines (lundi–jeudi regroupés) est retenue, sauf si un autre modèle fait "
                         "mieux de plus de 5 % ; un modèle n'est retenu que s'il bat la prévision naïve (MASE < 1), "
                         "sinon c'est la prévision naïve. Couverture : part des heures testées dont le comptage tombe dans l'intervalle "
                         "(80 % ou 95 % attendus).",
-        "naive_kept": "{n} série(s) sur {total} gardent la prévision naïve : aucun modèle ne l'a battue au "
-                      "backtest ({series}). Leur prévision est la semaine précédente, heure par heure.",
-        "naive_none": "Les {total} séries utilisent un modèle qui bat la prévision naïve au backtest.",
+        "naive_kept": "{n} séries sur {total} gardent la prévision naïve : aucun modèle ne l'a battue au "
+                      "test rétrospectif ({series}). Leur prévision est la semaine précédente, heure par heure.",
+        "naive_kept_one": "1 série sur {total} garde la prévision naïve : aucun modèle ne l'a battue au "
+                          "test rétrospectif ({series}). Sa prévision est la semaine précédente, heure par heure.",
+        "naive_none": "Les {total} séries utilisent un modèle qui bat la prévision naïve au test rétrospectif.",
         "model_chosen": "Modèle retenu", "coverage80": "Couverture 80 %",
         "coverage95": "Couverture 95 %",
         "n_hours": "Heures testées",
@@ -274,6 +279,8 @@ LABELS: dict[str, dict[str, str]] = {
                         "hours tested whose count falls inside the interval (80 % or 95 % expected).",
         "naive_kept": "{n} of {total} series keep the naive forecast: no model beat it in the backtest "
                       "({series}). Their forecast is the previous week, hour by hour.",
+        "naive_kept_one": "1 of {total} series keeps the naive forecast: no model beat it in the backtest "
+                          "({series}). Its forecast is the previous week, hour by hour.",
         "naive_none": "All {total} series use a model that beats the naive forecast in the backtest.",
         "model_chosen": "Model used", "coverage80": "80 % coverage",
         "coverage95": "95 % coverage",
@@ -1060,7 +1067,8 @@ def _score_table(frame: pl.DataFrame, lang: str) -> dict[str, Any]:
     covs = [c for c in ("coverage80", "coverage95") if c in frame.columns]
     headers = [*(_head(t[k]) for k in ("sensor", "mode", "direction", "model_chosen")),
                *(_head(t[c], "share") for c in covs), _head(t["n_hours"], "count"),
-               *({"text": f"MASE {m}", "cls": "num model"} for m in models)]
+               # a model's name may break after its underscores (a zero-width space), never inside a word
+               *({"text": f"MASE {m.replace('_', '_' + ZWSP)}", "cls": "num model"} for m in models)]
     rows, naive = [], []
     for r in frame.iter_rows(named=True):
         cells = [_cell(r["sensor_id"], "text", lang), _cell(r["mode"], "mode", lang),
@@ -1080,7 +1088,8 @@ def _score_table(frame: pl.DataFrame, lang: str) -> dict[str, Any]:
     if naive:
         shown = ", ".join(f"{r['sensor_id']} ({mode_label(r['mode'], lang)}, {direction_label(r['direction'], lang)})"
                           for r in naive[:10]) + (" …" if len(naive) > 10 else "")
-        summary = t["naive_kept"].format(n=len(naive), total=frame.height, series=shown)
+        key = "naive_kept_one" if len(naive) == 1 else "naive_kept"
+        summary = t[key].format(n=len(naive), total=frame.height, series=shown)
     else:
         summary = t["naive_none"].format(total=frame.height)
     return {"id": "scoreboard", "headers": headers, "rows": rows, "naive_summary": summary,
