@@ -154,15 +154,15 @@ LABELS: dict[str, dict[str, str]] = {
                         "précédente » sur les mêmes heures (moins de 1 = meilleure). Pour chaque série, la moyenne du "
                         "gradient boosting et de la médiane des 5 semaines (lundi–jeudi regroupés) est retenue, sauf si un autre modèle fait "
                         "mieux de plus de 5 % ; un modèle n'est retenu que s'il bat la prévision naïve (MASE < 1), "
-                        "sinon c'est la prévision naïve. Couverture : part des heures testées dont le comptage tombe dans l'intervalle "
-                        "(80 % ou 95 % attendus).",
+                        "sinon c'est la prévision naïve. Dans l'intervalle : part des heures testées dont le comptage tombe "
+                        "dans l'intervalle de prévision (80 % ou 95 % attendus).",
         "naive_kept": "{n} séries sur {total} gardent la prévision naïve : aucun modèle ne l'a battue au "
                       "test rétrospectif ({series}). Leur prévision est la semaine précédente, heure par heure.",
         "naive_kept_one": "1 série sur {total} garde la prévision naïve : aucun modèle ne l'a battue au "
                           "test rétrospectif ({series}). Sa prévision est la semaine précédente, heure par heure.",
         "naive_none": "Les {total} séries utilisent un modèle qui bat la prévision naïve au test rétrospectif.",
-        "model_chosen": "Modèle retenu", "coverage80": "Couverture 80 %",
-        "coverage95": "Couverture 95 %",
+        "model_chosen": "Modèle retenu", "coverage80": "Dans l'intervalle 80 %",
+        "coverage95": "Dans l'intervalle 95 %",
         "n_hours": "Heures testées",
         "no_scores": "Aucun score : aucune série horaire n'a été prévue (sources à pas journalier, ou prévision "
                      "non calculée).",
@@ -275,15 +275,15 @@ LABELS: dict[str, dict[str, str]] = {
         "scores_intro": "MASE: a model's error divided by that of the naive “same hour last week” forecast on the "
                         "same hours (below 1 = better). Per series, the mean of the gradient boosting and the 5-week "
                         "median (Monday–Thursday pooled) is used unless another model does better by more than 5 %; a model is used only if "
-                        "it beats the naive forecast (MASE < 1), else the naive forecast is. Coverage: share of the "
-                        "hours tested whose count falls inside the interval (80 % or 95 % expected).",
+                        "it beats the naive forecast (MASE < 1), else the naive forecast is. Inside the interval: share "
+                        "of the hours tested whose count falls inside the forecast interval (80 % or 95 % expected).",
         "naive_kept": "{n} of {total} series keep the naive forecast: no model beat it in the backtest "
                       "({series}). Their forecast is the previous week, hour by hour.",
         "naive_kept_one": "1 of {total} series keeps the naive forecast: no model beat it in the backtest "
                           "({series}). Its forecast is the previous week, hour by hour.",
         "naive_none": "All {total} series use a model that beats the naive forecast in the backtest.",
-        "model_chosen": "Model used", "coverage80": "80 % coverage",
-        "coverage95": "95 % coverage",
+        "model_chosen": "Model used", "coverage80": "Inside the 80 % interval",
+        "coverage95": "Inside the 95 % interval",
         "n_hours": "Hours tested",
         "no_scores": "No score: no hourly series was forecast (daily-step sources, or forecast not computed).",
         "model_names": "Candidate models:", "colon": ": ",

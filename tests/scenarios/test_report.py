@@ -311,7 +311,8 @@ def test_scoreboard_has_both_coverages_and_every_candidate(html_fr: str) -> None
     assert b01[7] == ("chosen", "1.0", "1,00") and b01[8] == (None, "1.07", "1,07")
     c01 = by_sensor["C01"]
     assert c01[3][2] == MODEL_HGB and c01[8] == ("chosen", "0.62", "0,62") and c01[5][1] == "0.94"
-    assert "Couverture 95" in html_fr
+    # "Couverture" is the quality section's word (share of valid days); the scoreboard says what it counts
+    assert "Dans l'intervalle 95" in unescape(html_fr) and "Couverture 95" not in html_fr
     # a model's name breaks after an underscore when the column is narrow, never letter by letter
     assert f'<th class="num model">MASE {MODEL_HGB.replace("_", "_" + chr(0x200B))}</th>' in html_fr
     assert "overflow-wrap: anywhere" not in html_fr
@@ -495,7 +496,7 @@ def test_english_labels(html_en: str) -> None:
     html = html_en
     assert "Synthetic data — demonstration town" in html
     assert "Scenario hypotheses" in html and "Traffic indicators by sensor" in html and "Sensor map" in html
-    assert "Traffic mass balance" in html and "95% coverage" in html
+    assert "Traffic mass balance" in html and "Inside the 95% interval" in html
     assert "Summer 2026: tourist peak" in html and "July ×1.15, August ×1.25" in html
     assert "Hypothèses du scénario" not in html and "Couverture" not in html
     tmja = {float(c[1]): c[2] for c in _parse(html).cells if c[0] == "tmja" and c[1]}
