@@ -145,6 +145,10 @@ LABELS: dict[str, dict[str, str]] = {
         "quality_intro": "Couverture : part des jours valides sur la période des données ; part imputée : part "
                          "du trafic reconstituée pour combler des trous de mesure.",
         "valid_days": "Jours valides", "days": "Jours",
+        "no_valid_day_quality": "Couverture de 0 % : {sensors} n'{verb} aucun jour valide (au moins {hours} heures "
+                                "sur 24 ayant une valeur, mesurée ou imputée). Un capteur qui ne compte que de jour "
+                                "(Telraam V1 : la nuit n'est pas mesurée) n'en a jamais ; ses comptages horaires de "
+                                "jour restent mesurés.",
         "no_quality": "Couverture et part imputée par capteur : voir les colonnes du tableau des indicateurs.",
         "empty_quality": "Aucune mesure de couverture disponible.",
         "scores": "Qualité de la prévision (testée sur les semaines passées)",
@@ -269,6 +273,10 @@ LABELS: dict[str, dict[str, str]] = {
         "quality_intro": "Coverage: share of valid days over the data period; imputed share: share of the "
                          "traffic reconstructed to fill measurement gaps.",
         "valid_days": "Valid days", "days": "Days",
+        "no_valid_day_quality": "0 % coverage: {sensors} {verb} no valid day (at least {hours} hours out of 24 "
+                                "with a value, measured or imputed). A sensor that counts by day only (Telraam V1: "
+                                "the night is not measured) never has one; its daytime hourly counts are still "
+                                "measured.",
         "no_quality": "Coverage and imputed share per sensor: see the columns of the indicator table.",
         "empty_quality": "No coverage measure available.",
         "scores": "Forecast quality (backtest)",
@@ -1006,6 +1014,18 @@ def indicator_frame(data: ReportData) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
+def _no_valid_day_quality(frame: pl.DataFrame, lang: str) -> str | None:
+    """The note under the data-coverage table naming the sensors with no valid day (0 % coverage)."""
+    if "valid_days" not in frame.columns:
+        return None
+    sensors = sorted(set(frame.filter(pl.col("valid_days") == 0)["sensor_id"].to_list()))
+    if not sensors:
+        return None
+    verb = {"fr": ("a", "ont"), "en": ("has", "have")}[lang][len(sensors) > 1]
+    return LABELS[lang]["no_valid_day_quality"].format(sensors=", ".join(sensors), verb=verb,
+                                                      hours=24 - MAX_MISSING_HOURS)
+
+
 def _no_valid_day(frame: pl.DataFrame, lang: str) -> str | None:
     """The note under the indicator table naming the sensors shown without TMJA or TMJO, if any."""
     # estimator A (or none): a null TMJA of estimator B or C has other reasons (no complete month, an
@@ -1347,6 +1367,8 @@ def render_scenario_report(data: ReportData, lang: str = "fr") -> str:
                    else t["sensor_many"].format(n=len(unchanged)) + " " + ", ".join(unchanged))
         key = "unchanged_sensor" if len(unchanged) == 1 else "unchanged_sensors"
         sections["indicator_deltas"]["after"] = t[key].format(sensors=sensors, scenario=spec.name)
+    if "quality" in frames:
+        sections["quality"]["after"] = _no_valid_day_quality(frames["quality"], lang)
     method_items = t["method_items"].split("\n")
     if "mass_balance" in frames:
         method_items.append(t["method_mass_balance"])

@@ -662,3 +662,17 @@ def test_a_share_changes_in_points_and_no_change_reads_zero() -> None:
                                           "indicator-deltas-table")}
         assert rows["pct_heavy"][-2][2] == point and rows["pct_heavy"][-1][2] == "—"
         assert rows["tmj"][-2][2] == "0" and rows["tmj"][-1][2] == zero_pct
+
+
+def test_a_sensor_with_no_valid_day_is_explained_under_the_coverage_table(html_fr: str) -> None:
+    assert 'id="quality-after"' not in html_fr  # every sensor of the fixture has valid days
+    quality = pl.DataFrame({
+        "sensor_id": ["C01", "T01", "T01"], "mode": ["car", "car", "bike"], "direction": ["all"] * 3,
+        "days": [365.0] * 3, "valid_days": [354.0, 0.0, 0.0], "coverage": [354 / 365, 0.0, 0.0],
+        "imputed_share": [0.02, 0.0, 0.0]})
+    html = render_scenario_report(make_data(quality=quality))
+    note = unescape(re.search(r'<p class="note" id="quality-after">([^<]*)</p>', html).group(1))
+    assert note.startswith(f"Couverture de 0{NNBSP}% : T01 n'a aucun jour valide (au moins 19 heures sur 24")
+    two = quality.with_columns(valid_days=pl.Series([0.0, 0.0, 0.0]))
+    en = unescape(render_scenario_report(make_data(quality=two), lang="en"))
+    assert "0% coverage: C01, T01 have no valid day (at least 19 hours out of 24" in en
