@@ -34,10 +34,12 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 from jinja2 import Environment, FileSystemLoader, StrictUndefined  # noqa: E402
 from markupsafe import Markup  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from scenarios.forecast import FORECAST_SCHEMA, MODEL_HGB, MODEL_SNAIVE  # noqa: E402
 from scenarios.spec import MODE_NAMES, MONTHS, ScenarioSpec  # noqa: E402
@@ -1257,6 +1259,30 @@ def _svg(fig: plt.Figure, prefix: str) -> Markup:
     return Markup(svg.strip())  # noqa: S704
 
 
+#: Short month names for chart axes.
+MONTHS_SHORT = {
+    "fr": ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."],
+    "en": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
+}
+
+
+def short_date(d: dt.date, lang: str = "fr") -> str:
+    """``3 juil.`` / ``3 Jul``: a chart's day tick."""
+    return f"{d.day} {MONTHS_SHORT[lang][d.month - 1]}"
+
+
+def _axis_numbers(ax: Any, lang: str) -> None:
+    """The y axis' numbers as the tables write them: ``80 000`` (French), ``80,000`` (English)."""
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_number(v, lang, 0 if abs(v) >= 10 or v == int(v)
+                                                                                    else 1)))
+
+
+def _day_ticks(ax: Any, n_days: int, lang: str) -> None:
+    """One tick per day up to 10 days, else about 10 (whole days only, never hours), in the reader's words."""
+    ax.xaxis.set_major_locator(mdates.DayLocator(interval=max(1, math.ceil(n_days / 10))))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: short_date(mdates.num2date(v).date(), lang)))
+
+
 def _modes(frame: pl.DataFrame) -> list[str]:
     return sorted(frame.get_column("mode").unique().to_list(), key=_mode_key)
 
@@ -1280,6 +1306,8 @@ def _daily_chart(daily: pl.DataFrame, lang: str) -> Markup | None:
             ax.set_ylabel(t["per_day"])
             ax.set_ylim(bottom=0)
             ax.grid(axis="y", linewidth=0.3)
+            _axis_numbers(ax, lang)
+            _day_ticks(ax, len(x), lang)
         axes[0, 0].legend(loc="upper right", frameon=False, ncols=2)
         fig.autofmt_xdate()
         fig.tight_layout()
@@ -1311,6 +1339,7 @@ def _profile_chart(profile: pl.DataFrame, lang: str) -> Markup | None:
             ax.set_ylabel(t["per_hour"])
             ax.set_ylim(bottom=0)
             ax.grid(axis="y", linewidth=0.3)
+            _axis_numbers(ax, lang)
         axes[0, 0].legend(loc="upper left", frameon=False)
         fig.tight_layout()
         return _svg(fig, "chart-profile")

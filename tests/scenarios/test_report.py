@@ -676,3 +676,27 @@ def test_a_sensor_with_no_valid_day_is_explained_under_the_coverage_table(html_f
     two = quality.with_columns(valid_days=pl.Series([0.0, 0.0, 0.0]))
     en = unescape(render_scenario_report(make_data(quality=two), lang="en"))
     assert "0% coverage: C01, T01 have no valid day (at least 19 hours out of 24" in en
+
+
+def test_chart_axes_read_like_the_tables() -> None:
+    import matplotlib.pyplot as plt
+
+    from scenarios.report import _axis_numbers, _day_ticks, short_date
+
+    assert short_date(dt.date(2026, 7, 3), "fr") == "3 juil." and short_date(dt.date(2026, 8, 15), "en") == "15 Aug"
+    # a 3-day festival: one tick per day, no hourly ticks; thousands as in the tables
+    fig, ax = plt.subplots()
+    days = [dt.date(2026, 7, 3), dt.date(2026, 7, 4), dt.date(2026, 7, 5)]
+    ax.plot(days, [62_000.0, 80_500.0, 71_000.0])
+    _axis_numbers(ax, "fr")
+    _day_ticks(ax, len(days), "fr")
+    fig.canvas.draw()
+    assert [x.get_text() for x in ax.get_xticklabels()] == ["3 juil.", "4 juil.", "5 juil."]
+    assert f"80{NNBSP}000" in [y.get_text() for y in ax.get_yticklabels()]
+    # three weeks: a tick every 3 days at most 10 of them, still whole days
+    ax.set_xlim(dt.date(2026, 3, 2), dt.date(2026, 3, 22))
+    _day_ticks(ax, 21, "en")
+    fig.canvas.draw()
+    labels = [x.get_text() for x in ax.get_xticklabels()]
+    assert 5 <= len(labels) <= 10 and all(lab.endswith(" Mar") for lab in labels)
+    plt.close(fig)
