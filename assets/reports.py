@@ -170,7 +170,7 @@ def scenario_report(context: dg.AssetExecutionContext, config: ReportConfig, lak
         write_chart_csv({"scenarios_compared": comparison}, lake.reports / "data")
     index = lake.reports / ("index.html" if lang == "fr" else f"index.{lang}.html")
     write_report(render_index(specs, lang, input_hash=common["input_hash"], generated_at=common["generated_at"],
-                              synthetic=common["synthetic"]), index)
+                              synthetic=common["synthetic"], tz=lake.tz), index)
     written.append(index)
     compared = {}
     if comparison is not None:

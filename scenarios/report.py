@@ -30,6 +30,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import matplotlib
 
@@ -533,8 +534,17 @@ def _mode_key(mode: str) -> tuple[int, str]:
     return (MODE_ORDER.index(mode) if mode in MODE_ORDER else len(MODE_ORDER), mode)
 
 
-def _generated_text(gen: dt.datetime) -> str:
-    return gen.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if gen.tzinfo else gen.strftime("%Y-%m-%d %H:%M")
+def format_instant(ts: dt.datetime, lang: str = "fr", tz: str = TZ) -> str:
+    """An instant in the town's local time, in words: ``5 janvier 2026 à 10 h 30 (Europe/Paris)`` /
+    ``5 January 2026, 10:30 (Europe/Paris)``; a naive datetime is read as UTC."""
+    local = (ts if ts.tzinfo else ts.replace(tzinfo=dt.UTC)).astimezone(ZoneInfo(tz))
+    if lang == "fr":
+        return f"{format_date(local.date(), lang)} à {local.hour}{NNBSP}h{NNBSP}{local.minute:02d} ({tz})"
+    return f"{format_date(local.date(), lang)}, {local:%H:%M} ({tz})"
+
+
+def _generated_text(gen: dt.datetime, lang: str = "fr", tz: str = TZ) -> str:
+    return format_instant(gen, lang, tz)
 
 
 def _sorted(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
@@ -1422,8 +1432,8 @@ def render_scenario_report(data: ReportData, lang: str = "fr") -> str:
                           for r in sites.filter(pl.col("marker").is_null()).iter_rows(named=True)],
         "sections": sections, "has_quality": "quality" in frames,
         "method_items": method_items,
-        "cutoff_text": cutoff.strftime("%Y-%m-%d %H:%M UTC") if cutoff is not None else "—",
-        "input_hash": data.input_hash, "generated_at": _generated_text(data.generated_at),
+        "cutoff_text": format_instant(cutoff, lang, data.tz) if cutoff is not None else "—",
+        "input_hash": data.input_hash, "generated_at": _generated_text(data.generated_at, lang, data.tz),
         "generated_at_iso": data.generated_at.isoformat(),
     }
     return _environment().get_template("scenario_report.html.j2").render(**ctx)
@@ -1444,7 +1454,7 @@ INDEX_LABELS = {
 
 
 def render_index(specs: list[ScenarioSpec], lang: str, *, input_hash: str, generated_at: dt.datetime,
-                 synthetic: bool = False) -> str:
+                 synthetic: bool = False, tz: str = TZ) -> str:
     """The reports' index page: one line per scenario (sorted by name), linking ``<name>.<lang>.html``."""
     if lang not in INDEX_LABELS:
         raise ValueError(f"unsupported report language {lang!r}; expected one of {sorted(INDEX_LABELS)}")
@@ -1455,4 +1465,4 @@ def render_index(specs: list[ScenarioSpec], lang: str, *, input_hash: str, gener
                for s in sorted(specs, key=lambda s: s.name)]
     return _environment().get_template("index.html.j2").render(
         lang=lang, t=t, entries=entries, synthetic=synthetic, input_hash=input_hash,
-        generated_at=_generated_text(generated_at), generated_at_iso=generated_at.isoformat())
+        generated_at=_generated_text(generated_at, lang, tz), generated_at_iso=generated_at.isoformat())

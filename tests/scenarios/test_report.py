@@ -241,6 +241,7 @@ def _without_date(html: str) -> str:
 def test_language_declared(html_fr: str, html_en: str, data: ReportData) -> None:
     assert html_fr.startswith("<!DOCTYPE html>\n<html lang=\"fr\">")
     assert html_en.startswith("<!DOCTYPE html>\n<html lang=\"en\">")
+    assert "5 January 2026, 10:30 (Europe/Paris)" in html_en  # generated at 09:30 UTC, in the town's time
     with pytest.raises(ValueError, match="unsupported report language"):
         render_scenario_report(data, lang="de")
 
@@ -283,7 +284,9 @@ def test_synthetic_banner_and_sections(html_fr: str) -> None:
     assert "Été 2026 : pic touristique" in html_fr
     assert "juillet ×1,15, août ×1,25" in html_fr
     assert "1er juillet 2026 – 31 août 2026" in html_fr
-    assert "sha256:0123abcd" in html_fr and "2026-01-05 09:30 UTC" in html_fr
+    # the footer's instants in the town's time and in words (GENERATED = 09:30 UTC = 10:30 in Paris in January)
+    assert "sha256:0123abcd" in html_fr and f"5 janvier 2026 à 10{NNBSP}h{NNBSP}30 (Europe/Paris)" in html_fr
+    assert f"1er janvier 2026 à 0{NNBSP}h{NNBSP}00 (Europe/Paris)" in html_fr  # cutoff 2025-12-31 23:00 UTC
     assert "Quai Bérigny" in html_fr  # site name joined through sensor_sites
     assert '<a href="index.html">Tous les scénarios</a>' in html_fr
 
