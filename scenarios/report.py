@@ -1440,12 +1440,12 @@ def render_scenario_report(data: ReportData, lang: str = "fr") -> str:
 
 
 INDEX_LABELS = {
-    "fr": {"title": "Scénarios de mobilité", "scenario": "Scénario", "period": "Période", "report": "Rapport",
+    "fr": {"title": "Scénarios de mobilité", "scenario": "Scénario", "period": "Période", "report": "Rapport", "open_report": "Lire le rapport",
            "hypotheses": "Hypothèses",
            "intro": "Chaque scénario applique des hypothèses d'aménagement à la prévision de référence.",
            "empty": "Aucun scénario dans le catalogue.",
            "input_hash": "Empreinte des données d'entrée", "generated_at": "Généré le"},
-    "en": {"title": "Mobility scenarios", "scenario": "Scenario", "period": "Period", "report": "Report",
+    "en": {"title": "Mobility scenarios", "scenario": "Scenario", "period": "Period", "report": "Report", "open_report": "Read the report",
            "hypotheses": "Hypotheses",
            "intro": "Each scenario applies planning hypotheses to the baseline forecast.",
            "empty": "No scenario in the catalogue.",

@@ -577,6 +577,9 @@ def test_index_lists_scenarios_escaped_and_sorted() -> None:
     assert EVIL not in html and f"Automne {EVIL_ESCAPED}" in html and EVIL_ATTR_ESCAPED in html
     assert html.index('href="autumn.fr.html"') < html.index('href="summer_peak.fr.html"')
     assert "juillet ×1,15" in html  # the hypotheses in plain words
+    # the title and a "read the report" link lead to the report; the file name is shown, not as the link
+    assert f'<a href="autumn.fr.html">Automne {EVIL_ESCAPED}</a>' in html
+    assert '<a href="autumn.fr.html">Lire le rapport</a>' in html and '>autumn.fr.html</a>' not in html
     en = render_index([spec], "en", input_hash="x", generated_at=GENERATED)
     assert '<html lang="en">' in en and 'href="summer_peak.en.html"' in en and "Mobility scenarios" in en
     assert sum("<time datetime=" in line for line in html.splitlines()) == 1
