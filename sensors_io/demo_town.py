@@ -751,8 +751,9 @@ def _telraam_device(sensor: DemoSensor, hours: pl.DataFrame, uptime: np.ndarray,
         nxt = dt.date(y + (m == 12), m % 12 + 1, 3)
         text = _telraam_month_text(str(sensor.segment_id), month, month_items, f"{nxt.isoformat()}T04:31:03.021Z")
         _write_text(folder / f"{month}.json", text)
+    # lat / lon: not in Telraam's device list; the town adds them so that the reports' map shows its segments
     return {"id": str(sensor.segment_id), "name": sensor.name, "location": "Fécamp, France",
-            "lastUpdated": dates[-1], "totalDataPoints": n_t}
+            "lastUpdated": dates[-1], "totalDataPoints": n_t, "lat": round(sensor.lat, 6), "lon": round(sensor.lon, 6)}
 
 
 def _telraam(series_idx: dict[tuple[str, str, str], int], rates: np.ndarray, hours: pl.DataFrame,
@@ -849,7 +850,8 @@ Contenu / contents
   La rue piétonne a deux voies, une par sens de marche (N, S), pas de voie « deux sens ».
 - telraam/devices.json et telraam/device_<id>/hourly/AAAA-MM.json : format de l'API Telraam (réponse horaire,
   un fichier par appareil et par mois UTC, dates en UTC). Appareils V1 : uptime 0 la nuit (non mesuré),
-  comptes extrapolés par l'uptime (décimaux).
+  comptes extrapolés par l'uptime (décimaux). devices.json porte en plus lat / lon (WGS 84), absents de la
+  liste de Telraam, pour placer les segments sur la carte des rapports.
 - truth.json : tous les effets injectés (saison, vacances, festivals, travaux, pannes…) avec leurs dates
   et paramètres, pour vérifier ce que la chaîne retrouve.
 

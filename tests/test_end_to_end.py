@@ -188,11 +188,12 @@ def test_reports_render_in_headless_chromium(built, page: str, tmp_path: Path) -
         assert sorted(figs) == ["daily", "map", "profile"], figs
         for chart in ("daily", "profile"):
             assert figs[chart]["svgs"] == 1 and figs[chart]["paths"] > 10, (chart, figs[chart])
-        # One marker per site with coordinates in the warehouse (the 8 counters; the demo's Telraam
-        # devices.json carries none, so those 4 sites are listed under the map instead).
+        # One marker per site with coordinates in the warehouse: the 8 counters and the 4 Telraam segments
+        # (the demo town added lat / lon to its devices.json), none listed under the map as unplaced.
         sites = read_frame(make_engine(default_url(built["home"])), "sites")
         located = sites.filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null()).height
-        assert located == 8 and figs["map"]["circles"] == located, figs["map"]
+        assert located == sites.height == 12 and figs["map"]["circles"] == located, figs["map"]
+        assert '<ul class="map-missing">' not in path.read_text()
 
 
 def test_reports_in_english_on_request(built) -> None:

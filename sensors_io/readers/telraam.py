@@ -25,7 +25,8 @@ Rules:
 - ``rows_read`` unit: candidate canonical rows = 8 per valid item (+ 2 when ``night`` > 0), plus 1 per
   rejected item. Duplicates follow the shared rule of :mod:`sensors_io.readers` (keep the last item).
 - Sites: one per segment; ``site_name`` from ``devices.json`` (given, or found in the file's folder or up
-  to two folders above, as in the collector layout ``devices.json`` + ``device_<id>/hourly/*.json``).
+  to two folders above, as in the collector layout ``devices.json`` + ``device_<id>/hourly/*.json``), and
+  ``lat`` / ``lon`` when a town added them to its entries (Telraam's list has none).
 """
 
 from __future__ import annotations
@@ -120,8 +121,11 @@ def find_devices_file(path: Path) -> Path | None:
     return None
 
 
-def _device_names(devices: Path | None) -> dict[str, str]:
-    """segment/device id → name from a devices.json list of ``{"id", "name", …}``; {} when absent or odd."""
+def _device_info(devices: Path | None) -> dict[str, tuple[str | None, float | None, float | None]]:
+    """segment/device id → (name, lat, lon) from a devices.json list of ``{"id", "name", …}``; {} when absent
+    or odd. Telraam's device list has no coordinates; a town may add ``lat`` and ``lon`` (WGS 84 degrees;
+    ``latitude`` / ``longitude`` also read) to place its segments on the reports' map. A coordinate that is
+    not a number in range is an error naming the file and the device."""
     if devices is None:
         return {}
     try:
@@ -130,11 +134,22 @@ def _device_names(devices: Path | None) -> dict[str, str]:
         raise IngestError(devices, 'a devices.json list of {"id", "name"} objects', found=str(exc)) from exc
     if isinstance(doc, dict):
         doc = doc.get("devices", doc.get("data", []))
-    return {
-        str(d.get("id", d.get("segment_id"))): d.get("name")
-        for d in doc
-        if isinstance(d, dict) and d.get("id", d.get("segment_id")) is not None
-    }
+    out: dict[str, tuple[str | None, float | None, float | None]] = {}
+    for i, d in enumerate(doc, start=1):
+        if not isinstance(d, dict) or d.get("id", d.get("segment_id")) is None:
+            continue
+        key = str(d.get("id", d.get("segment_id")))
+        coords = []
+        for names, limit in ((("lat", "latitude"), 90.0), (("lon", "longitude"), 180.0)):
+            name = next((n for n in names if n in d), None)
+            value = None if name is None else d[name]
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                      or not math.isfinite(value) or abs(value) > limit):
+                raise IngestError(devices, f"device {key} (entry {i}): a number of degrees within ±{limit:g}, or null",
+                                  column=name, found=repr(value))
+            coords.append(None if value is None else float(value))
+        out[key] = (d.get("name"), coords[0], coords[1])
+    return out
 
 
 def read_telraam_json(path: Path, devices: Path | None = None) -> ReadResult:
@@ -238,14 +253,15 @@ def read_telraam_json(path: Path, devices: Path | None = None) -> ReadResult:
 
     if devices is None:
         devices = find_devices_file(path)
-    names = _device_names(devices)
+    info = _device_info(devices)
     segments = wide.get_column("segment").unique(maintain_order=True).to_list()
+    none = (None, None, None)
     sites = pl.DataFrame(
         {
             "site_id": [f"telraam-{s}" for s in segments],
-            "site_name": [names.get(s) for s in segments],
-            "lat": [None] * len(segments),
-            "lon": [None] * len(segments),
+            "site_name": [info.get(s, none)[0] for s in segments],
+            "lat": [info.get(s, none)[1] for s in segments],
+            "lon": [info.get(s, none)[2] for s in segments],
             "source": [SOURCE] * len(segments),
         },
         schema=SITES_SCHEMA,

@@ -276,7 +276,9 @@ def test_telraam_files_have_the_real_api_shape(town: DemoTown, shared_data: Path
     assert list(ours) == list(real)
     assert [list(i) for i in ours["data"][:3]] == [list(real["data"][0])] * 3 == [list(TELRAAM_KEYS)] * 3
     devices = json.loads((town.telraam_dir / "devices.json").read_text(encoding="utf-8"))
-    assert [list(d) for d in devices] == [list(real_devices[0])] * 4
+    # the real list's keys, in its order, plus the coordinates a town adds for the map (not Telraam's)
+    assert [list(d) for d in devices] == [[*real_devices[0], "lat", "lon"]] * 4
+    assert all(49.7 < d["lat"] < 49.8 and 0.3 < d["lon"] < 0.45 for d in devices)  # in Fécamp
     assert all(d["name"].endswith(SYNTHETIC_SUFFIX) for d in devices)
     item = ours["data"][0]
     assert item["date"] == "2025-03-01T00:00:00.000Z" and item["timezone"] == "Europe/Paris"

@@ -127,3 +127,24 @@ def test_not_telraam_json_raises(tmp_path: Path) -> None:
     f.write_text("{not json")
     with pytest.raises(IngestError, match="line 1"):
         read_telraam_json(f)
+
+
+def test_devices_json_may_place_segments_on_the_map(tmp_path: Path) -> None:
+    # Telraam's device list has no coordinates; a town adds lat / lon (or latitude / longitude) to its entries
+    (tmp_path / "devices.json").write_text(json.dumps([
+        {"id": "42", "name": "Rue Arquaise", "lat": 49.757, "lon": 0.3755},
+        {"id": "43", "name": "Quai", "latitude": 49.76, "longitude": 0.37},
+        {"id": "44", "name": "Sans coordonnées"}]), encoding="utf-8")
+    hourly = tmp_path / "device_42" / "hourly"
+    hourly.mkdir(parents=True)
+    items = [_item("2026-01-01T08:00:00.000Z"), _item("2026-01-01T08:00:00.000Z", segment_id=43),
+             _item("2026-01-01T08:00:00.000Z", segment_id=44)]
+    (hourly / "2026-01.json").write_text(json.dumps({"report": items}), encoding="utf-8")
+    sites = read_telraam_json(hourly / "2026-01.json").sites.sort("site_id")
+    assert sites.select("site_id", "site_name", "lat", "lon").rows() == [
+        ("telraam-42", "Rue Arquaise", 49.757, 0.3755), ("telraam-43", "Quai", 49.76, 0.37),
+        ("telraam-44", "Sans coordonnées", None, None)]
+    (tmp_path / "devices.json").write_text(json.dumps([{"id": "42", "name": "x", "lat": "49,757"}]), encoding="utf-8")
+    with pytest.raises(IngestError, match=r"devices\.json.*lat.*device 42 \(entry 1\): a number of degrees within "
+                                          r"±90, or null.*'49,757'"):
+        read_telraam_json(hourly / "2026-01.json")
