@@ -449,10 +449,26 @@ DIRECTION_NAMES = {
     "fr": {"all": "tous sens", "both": "deux sens confondus"},
     "en": {"all": "all directions", "both": "both directions together"},
 }
+#: Directions as the sources write them (INDICATORS.md §1: the heading of the users counted in the national
+#: schema; IN / OUT its provider codes; Telraam's lft / rgt, as seen from the camera), in words with the code.
+SOURCE_DIRECTION_NAMES = {
+    "fr": {"N": "vers le nord", "NE": "vers le nord-est", "E": "vers l'est", "SE": "vers le sud-est",
+           "S": "vers le sud", "SW": "vers le sud-ouest", "W": "vers l'ouest", "NW": "vers le nord-ouest",
+           "IN": "entrant", "OUT": "sortant", "lft": "vers la gauche de la caméra",
+           "rgt": "vers la droite de la caméra"},
+    "en": {"N": "northbound", "NE": "north-eastbound", "E": "eastbound", "SE": "south-eastbound",
+           "S": "southbound", "SW": "south-westbound", "W": "westbound", "NW": "north-westbound",
+           "IN": "inbound", "OUT": "outbound", "lft": "leftward (camera view)", "rgt": "rightward (camera view)"},
+}
 
 
 def direction_label(direction: str, lang: str) -> str:
-    return DIRECTION_NAMES[lang].get(direction, direction)
+    """The pipeline's codes in words (``all``, ``both``); a source's own code in words with the code
+    (``vers l'est (E)``); any other name as the source wrote it."""
+    if direction in DIRECTION_NAMES[lang]:
+        return DIRECTION_NAMES[lang][direction]
+    words = SOURCE_DIRECTION_NAMES[lang].get(direction)
+    return f"{words} ({direction})" if words else direction
 
 
 def placebo_label(label: str, lang: str) -> str:

@@ -706,3 +706,17 @@ def test_chart_axes_read_like_the_tables() -> None:
     labels = [x.get_text() for x in ax.get_xticklabels()]
     assert 5 <= len(labels) <= 10 and all(lab.endswith(" Mar") for lab in labels)
     plt.close(fig)
+
+
+def test_source_directions_read_in_words_with_their_code() -> None:
+    from scenarios.report import direction_label
+
+    assert direction_label("E", "fr") == "vers l'est (E)" and direction_label("W", "en") == "westbound (W)"
+    assert direction_label("lft", "fr") == "vers la gauche de la caméra (lft)"
+    assert direction_label("IN", "fr") == "entrant (IN)" and direction_label("all", "fr") == "tous sens"
+    assert direction_label("Vers Nantes", "fr") == "Vers Nantes"  # a source's own name stays as it is
+    deltas = pl.DataFrame({
+        "sensor_id": ["C01"], "mode": ["car"], "direction": ["E"], "indicator": ["tmj"], "unit": ["veh/day"],
+        "baseline": [100.0], "scenario": [120.0], "delta": [20.0], "delta_pct": [20.0]})
+    row = _rows(render_scenario_report(make_data(indicator_deltas=deltas)), "indicator-deltas-table")[0]
+    assert row[3] == ("txt", "E", "vers l'est (E)")  # data-value keeps the code
