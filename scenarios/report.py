@@ -185,7 +185,9 @@ LABELS: dict[str, dict[str, str]] = {
             "que valent ses hypothèses.",
             "Les intervalles à 80 % sont calibrés sur les dernières semaines avant la date de coupure ; "
             "à plusieurs mois d'horizon, l'incertitude réelle est plus grande.",
-            "Les capteurs eux-mêmes se trompent de 5 à 15 % selon le type : un écart plus petit n'est pas significatif.",
+            "Les capteurs eux-mêmes se trompent de 5 à 15 % selon le type : entre deux périodes comptées, un écart "
+            "plus petit n'est pas significatif. Les écarts du scénario, eux, viennent de ses hypothèses et non de "
+            "la mesure.",
         ]),
         "method_mass_balance": "Le bilan de conservation vérifie que le scénario ne crée ni ne perd de trafic "
                                "par erreur ; il ne dit pas si les parts reportées et évaporées sont justes.",
@@ -308,7 +310,9 @@ LABELS: dict[str, dict[str, str]] = {
             "hypotheses.",
             "80 % intervals are calibrated on the last weeks before the cutoff; months ahead, the real "
             "uncertainty is larger.",
-            "Sensors themselves err by 5–15 % depending on the type: a smaller difference is not meaningful.",
+            "Sensors themselves err by 5–15 % depending on the type: between two counted periods, a smaller "
+            "difference is not meaningful. The scenario's differences come from its hypotheses, not from the "
+            "measurement.",
         ]),
         "method_mass_balance": "The mass balance checks that the scenario neither creates nor loses traffic by "
                                "mistake; it does not say whether the diverted and evaporated shares are right.",
