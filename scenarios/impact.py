@@ -284,7 +284,9 @@ class ImpactResult:
         rows = []
         for p in self.placebos:
             pi = p.interval(lv)
-            rows.append({**study, "sensor_id": e.sensor_id, "mode": mode, "direction": "all", "placebo": p.label,
+            # a control placebo is on its control sensor (and its modes), a date placebo on the treated one
+            rows.append({**study, "sensor_id": p.sensor_id, "mode": ",".join(p.modes), "direction": "all",
+                         "placebo": p.label,
                          "effect": p.relative * cf, "lower": pi["relative_lower"] * cf,
                          "upper": pi["relative_upper"] * cf})
         schema = {"study": pl.String, "title_fr": pl.String, "title_en": pl.String, "sensor_id": pl.String,

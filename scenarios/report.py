@@ -40,10 +40,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 from jinja2 import Environment, FileSystemLoader, StrictUndefined  # noqa: E402
 from markupsafe import Markup  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+from matplotlib.ticker import Formatter, FuncFormatter  # noqa: E402
 
 from scenarios.forecast import FORECAST_SCHEMA, MODEL_HGB, MODEL_SNAIVE  # noqa: E402
-from scenarios.spec import MODE_NAMES, MONTHS, ScenarioSpec  # noqa: E402
+from scenarios.spec import DIRECTION_NAMES, MODE_NAMES, MONTHS, SOURCE_DIRECTION_NAMES, ScenarioSpec, direction_label  # noqa: E402,F401
 from sensors_io.aggregate import MAX_MISSING_HOURS, exact_sum  # noqa: E402  (order-independent: byte-identical reports)
 from sensors_io.indicators import DEFAULT_TMJA_ESTIMATOR  # noqa: E402
 
@@ -168,8 +168,9 @@ LABELS: dict[str, dict[str, str]] = {
         "naive_kept_one": "1 série sur {total} garde la prévision naïve : aucun modèle ne l'a battue au "
                           "test rétrospectif ({series}). Sa prévision est la semaine précédente, heure par heure.",
         "naive_none": "Les {total} séries utilisent un modèle qui bat la prévision naïve au test rétrospectif.",
-        "model_chosen": "Modèle retenu", "coverage80": "Dans l'intervalle 80 %",
-        "coverage95": "Dans l'intervalle 95 %",
+        "naive_none_one": "La série utilise un modèle qui bat la prévision naïve au test rétrospectif.",
+        "model_chosen": "Modèle retenu", "coverage80": "Dans l'intervalle à 80 %",
+        "coverage95": "Dans l'intervalle à 95 %",
         "n_hours": "Heures testées",
         "no_scores": "Aucun score : aucune série horaire n'a été prévue (sources à pas journalier, ou prévision "
                      "non calculée).",
@@ -284,8 +285,10 @@ LABELS: dict[str, dict[str, str]] = {
                                 "measured.",
         "no_quality": "Coverage and imputed share per sensor: see the columns of the indicator table.",
         "empty_quality": "No coverage measure available.",
-        "scores": "Forecast quality (backtest)",
-        "scores_intro": "MASE: a model's error divided by that of the naive “same hour last week” forecast on the "
+        "scores": "Forecast quality (tested on past weeks)",
+        "scores_intro": "Each model forecast, from several past dates, the following week already counted "
+                        "(backtest); its errors measure its quality. "
+                        "MASE: a model's error divided by that of the naive “same hour last week” forecast on the "
                         "same hours (below 1 = better). Per series, the mean of the gradient boosting and the 5-week "
                         "median (Monday–Thursday pooled) is used unless another model does better by more than 5 %; a model is used only if "
                         "it beats the naive forecast (MASE < 1), else the naive forecast is. Inside the interval: share "
@@ -295,6 +298,7 @@ LABELS: dict[str, dict[str, str]] = {
         "naive_kept_one": "1 of {total} series keeps the naive forecast: no model beat it in the backtest "
                           "({series}). Its forecast is the previous week, hour by hour.",
         "naive_none": "All {total} series use a model that beats the naive forecast in the backtest.",
+        "naive_none_one": "The series uses a model that beats the naive forecast in the backtest.",
         "model_chosen": "Model used", "coverage80": "Inside the 80 % interval",
         "coverage95": "Inside the 95 % interval",
         "n_hours": "Hours tested",
@@ -446,33 +450,6 @@ def mode_label(mode: str, lang: str) -> str:
     return ", ".join(MODE_NAMES[lang].get(m, m) for m in mode.split(","))
 
 
-#: The two direction codes the pipeline writes itself (DESIGN.md): ``all`` = summed over directions,
-#: ``both`` = a source that counts both directions together. Other directions are shown as the source
-#: names them (``E``, ``W``, ``in``…).
-DIRECTION_NAMES = {
-    "fr": {"all": "tous sens", "both": "deux sens confondus"},
-    "en": {"all": "all directions", "both": "both directions together"},
-}
-#: Directions as the sources write them (INDICATORS.md §1: the heading of the users counted in the national
-#: schema; IN / OUT its provider codes; Telraam's lft / rgt, as seen from the camera), in words with the code.
-SOURCE_DIRECTION_NAMES = {
-    "fr": {"N": "vers le nord", "NE": "vers le nord-est", "E": "vers l'est", "SE": "vers le sud-est",
-           "S": "vers le sud", "SW": "vers le sud-ouest", "W": "vers l'ouest", "NW": "vers le nord-ouest",
-           "IN": "entrant", "OUT": "sortant", "lft": "vers la gauche de la caméra",
-           "rgt": "vers la droite de la caméra"},
-    "en": {"N": "northbound", "NE": "north-eastbound", "E": "eastbound", "SE": "south-eastbound",
-           "S": "southbound", "SW": "south-westbound", "W": "westbound", "NW": "north-westbound",
-           "IN": "inbound", "OUT": "outbound", "lft": "leftward (camera view)", "rgt": "rightward (camera view)"},
-}
-
-
-def direction_label(direction: str, lang: str) -> str:
-    """The pipeline's codes in words (``all``, ``both``); a source's own code in words with the code
-    (``vers l'est (E)``); any other name as the source wrote it."""
-    if direction in DIRECTION_NAMES[lang]:
-        return DIRECTION_NAMES[lang][direction]
-    words = SOURCE_DIRECTION_NAMES[lang].get(direction)
-    return f"{words} ({direction})" if words else direction
 
 
 def placebo_label(label: str, lang: str) -> str:
@@ -545,6 +522,8 @@ def format_hour(x: float | None, lang: str = "fr", signed: bool = False) -> str:
     """
     if _missing(x):
         return "—"
+    if signed and x == 0:  # no change at all
+        return f"0{NNBSP}h"
     if signed:
         return f"{x:+z.0f}{NNBSP}h"
     return f"{x:.0f}{NNBSP}h" if lang == "fr" else f"{x:.0f}:00"
@@ -1050,9 +1029,16 @@ def _no_valid_day_quality(frame: pl.DataFrame, lang: str) -> str | None:
     """The note under the data-coverage table naming the sensors with no valid day (0 % coverage)."""
     if "valid_days" not in frame.columns:
         return None
-    sensors = sorted(set(frame.filter(pl.col("valid_days") == 0)["sensor_id"].to_list()))
-    if not sensors:
+    zero = frame.filter(pl.col("valid_days") == 0)
+    if zero.is_empty():
         return None
+    # a sensor with no valid day in any of its series is named alone; else the series at zero are named
+    whole = set(frame.group_by("sensor_id").agg(pl.col("valid_days").max() == 0).filter(pl.col("valid_days"))
+                ["sensor_id"].to_list())
+    sensors = sorted(whole) + sorted({
+        f"{r['sensor_id']} ({mode_label(r['mode'], lang)}"
+        + (f", {direction_label(r['direction'], lang)})" if r.get("direction") not in (None, "all") else ")")
+        for r in zero.filter(~pl.col("sensor_id").is_in(sorted(whole))).iter_rows(named=True)})
     verb = {"fr": ("a", "ont"), "en": ("has", "have")}[lang][len(sensors) > 1]
     return LABELS[lang]["no_valid_day_quality"].format(sensors=", ".join(sensors), verb=verb,
                                                       hours=24 - MAX_MISSING_HOURS)
@@ -1143,7 +1129,7 @@ def _score_table(frame: pl.DataFrame, lang: str) -> dict[str, Any]:
         key = "naive_kept_one" if len(naive) == 1 else "naive_kept"
         summary = t[key].format(n=len(naive), total=frame.height, series=shown)
     else:
-        summary = t["naive_none"].format(total=frame.height)
+        summary = t["naive_none_one" if frame.height == 1 else "naive_none"].format(total=frame.height)
     return {"id": "scoreboard", "headers": headers, "rows": rows, "naive_summary": summary,
             "models": [{"name": m, "text": described.get(m, "")} for m in models]}
 
@@ -1301,10 +1287,29 @@ def short_date(d: dt.date, lang: str = "fr") -> str:
     return f"{d.day} {MONTHS_SHORT[lang][d.month - 1]}"
 
 
+class _LocalNumbers(Formatter):
+    """Tick labels as the tables write numbers (``80 000`` / ``80,000``), with as many decimals as the tick
+    step needs (0.05 → 2, 0.25 → 2, 0.5 → 1, 500 → 0), the same for every tick of the axis."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self.ticks: list[float] = []
+
+    def set_locs(self, locs: Any) -> None:  # the axis gives every tick first (Formatter.locs is deprecated)
+        self.ticks = [float(v) for v in locs]
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        locs = sorted(self.ticks)
+        steps = [b - a for a, b in zip(locs, locs[1:], strict=False) if b > a]
+        step = min(steps) if steps else abs(x)
+        decimals = next((d for d in range(5) if abs(step * 10**d - round(step * 10**d)) < 1e-6 * max(1.0, step * 10**d)),
+                        4)
+        return format_number(x, self.lang, decimals)
+
+
 def _axis_numbers(ax: Any, lang: str) -> None:
-    """The y axis' numbers as the tables write them: ``80 000`` (French), ``80,000`` (English)."""
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_number(v, lang, 0 if abs(v) >= 10 or v == int(v)
-                                                                                    else 1)))
+    """The y axis' numbers as the tables write them (:class:`_LocalNumbers`)."""
+    ax.yaxis.set_major_formatter(_LocalNumbers(lang))
 
 
 def _day_ticks(ax: Any, n_days: int, lang: str) -> None:

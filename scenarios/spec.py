@@ -85,6 +85,35 @@ KEY: tuple[str, ...] = ("sensor_id", "mode", "direction", "start_utc")
 #: (INDICATORS.md §1.4). For capacity, a mode absent from the set adds nothing, except ``all_vehicles``
 #: (an unknown mix, counted as cars): see :func:`uvp_coefficients`.
 DEFAULT_UVP_SET = "carrefour_feux"
+#: The two direction codes the pipeline writes itself (DESIGN.md): ``all`` = summed over directions,
+#: ``both`` = a source that counts both directions together. Other directions are shown as the source
+#: names them (``E``, ``W``, ``in``…).
+DIRECTION_NAMES = {
+    "fr": {"all": "tous sens", "both": "deux sens confondus"},
+    "en": {"all": "all directions", "both": "both directions together"},
+}
+#: Directions as the sources write them (INDICATORS.md §1: the heading of the users counted in the national
+#: schema; IN / OUT its provider codes; Telraam's lft / rgt, as seen from the camera), in words with the code.
+SOURCE_DIRECTION_NAMES = {
+    "fr": {"N": "vers le nord", "NE": "vers le nord-est", "E": "vers l'est", "SE": "vers le sud-est",
+           "S": "vers le sud", "SW": "vers le sud-ouest", "W": "vers l'ouest", "NW": "vers le nord-ouest",
+           "IN": "entrant", "OUT": "sortant", "lft": "vers la gauche de la caméra",
+           "rgt": "vers la droite de la caméra"},
+    "en": {"N": "northbound", "NE": "north-eastbound", "E": "eastbound", "SE": "south-eastbound",
+           "S": "southbound", "SW": "south-westbound", "W": "westbound", "NW": "north-westbound",
+           "IN": "inbound", "OUT": "outbound", "lft": "leftward (camera view)", "rgt": "rightward (camera view)"},
+}
+
+
+def direction_label(direction: str, lang: str) -> str:
+    """The pipeline's codes in words (``all``, ``both``); a source's own code in words with the code
+    (``vers l'est (E)``); any other name as the source wrote it."""
+    if direction in DIRECTION_NAMES[lang]:
+        return DIRECTION_NAMES[lang][direction]
+    words = SOURCE_DIRECTION_NAMES[lang].get(direction)
+    return f"{words} ({direction})" if words else direction
+
+
 #: The UVP coefficient sets (sensors_io.indicators.UVP_SETS) as a reader names them.
 UVP_SET_NAMES = {
     "fr": {"carrefour_feux": "d'un carrefour à feux", "girabase": "d'un giratoire (Girabase)"},
@@ -711,7 +740,8 @@ class CapacityChange(_Noted):
 
     def describe(self, lang: str = "fr", groups: Mapping[str, Sequence[str]] | None = None) -> str:
         where = self.street or self.sensor
-        dirs = ", ".join(self.directions) if self.directions else ("tous sens" if lang == "fr" else "all directions")
+        dirs = ", ".join(direction_label(d, lang) for d in self.directions) if self.directions else \
+            direction_label("all", lang)
         b, a = _num(self.capacity_before, lang), _num(self.capacity_after, lang)
         word = "voie" if lang == "fr" else "lane"
 

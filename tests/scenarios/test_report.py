@@ -315,7 +315,7 @@ def test_scoreboard_has_both_coverages_and_every_candidate(html_fr: str) -> None
     c01 = by_sensor["C01"]
     assert c01[3][2] == MODEL_HGB and c01[8] == ("chosen", "0.62", "0,62") and c01[5][1] == "0.94"
     # "Couverture" is the quality section's word (share of valid days); the scoreboard says what it counts
-    assert "Dans l'intervalle 95" in unescape(html_fr) and "Couverture 95" not in html_fr
+    assert "Dans l'intervalle à 95" in unescape(html_fr) and "Couverture 95" not in html_fr
     # a model's name breaks after an underscore when the column is narrow, never letter by letter
     assert f'<th class="num model">MASE {MODEL_HGB.replace("_", "_" + chr(0x200B))}</th>' in html_fr
     assert "overflow-wrap: anywhere" not in html_fr
@@ -333,6 +333,9 @@ def test_scoreboard_summary_in_english_and_when_every_model_wins(data: ReportDat
     html = render_scenario_report(ReportData(**{**data.__dict__, "scores": scores}))
     assert re.search(r'<p id="naive-summary">([^<]*)</p>', html).group(1) == (
         "Les 2 séries utilisent un modèle qui bat la prévision naïve au test rétrospectif.")
+    one = render_scenario_report(ReportData(**{**data.__dict__, "scores": scores.filter(pl.col("sensor_id") == "C01")}))
+    assert re.search(r'<p id="naive-summary">([^<]*)</p>', one).group(1) == (
+        "La série utilise un modèle qui bat la prévision naïve au test rétrospectif.")
 
 
 def test_sensors_without_a_valid_day_are_named_under_the_indicator_table(data: ReportData, html_fr: str) -> None:
@@ -682,6 +685,11 @@ def test_a_sensor_with_no_valid_day_is_explained_under_the_coverage_table(html_f
     two = quality.with_columns(valid_days=pl.Series([0.0, 0.0, 0.0]))
     en = unescape(render_scenario_report(make_data(quality=two), lang="en"))
     assert "0% coverage: C01, T01 have no valid day (at least 19 hours out of 24" in en
+    # a counter with valid days for its cars but none for its bikes: the series is named, not the sensor
+    partly = quality.with_columns(sensor_id=pl.Series(["T01", "T01", "T01"]), mode=pl.Series(["car", "bike", "pedestrian"]),
+                                  valid_days=pl.Series([354.0, 0.0, 0.0]))
+    note = unescape(re.search(r'id="quality-after">([^<]*)</p>', render_scenario_report(make_data(quality=partly))).group(1))
+    assert note.startswith(f"Couverture de 0{NNBSP}% : T01 (piéton), T01 (vélo) n'ont aucun jour valide")
 
 
 def test_chart_axes_read_like_the_tables() -> None:
@@ -699,6 +707,15 @@ def test_chart_axes_read_like_the_tables() -> None:
     fig.canvas.draw()
     assert [x.get_text() for x in ax.get_xticklabels()] == ["3 juil.", "4 juil.", "5 juil."]
     assert f"80{NNBSP}000" in [y.get_text() for y in ax.get_yticklabels()]
+    # small values: as many decimals as the tick step needs, the same on every tick
+    small_fig, small = plt.subplots()
+    small.plot([0, 1], [0.0, 0.3])
+    small.set_ylim(0, 0.3)
+    small.set_yticks([0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3])
+    _axis_numbers(small, "en")
+    small_fig.canvas.draw()
+    assert [y.get_text() for y in small.get_yticklabels()] == ["0.00", "0.05", "0.10", "0.15", "0.20", "0.25", "0.30"]
+    plt.close(small_fig)
     # three weeks: a tick every 3 days at most 10 of them, still whole days
     ax.set_xlim(dt.date(2026, 3, 2), dt.date(2026, 3, 22))
     _day_ticks(ax, 21, "en")
