@@ -605,6 +605,8 @@ def test_format_number() -> None:
     # no change at all reads 0, without sign or decimals (a delta of exactly zero showed "+0,00")
     assert format_number(0.0, "fr", 2, signed=True) == "0" and format_pct(0.0, "fr", 1, signed=True) == f"0{NNBSP}%"
     assert format_pct(0.0, "en", 2, signed=True) == "0%" and format_number(0.0, "fr", 2) == "0,00"
+    from scenarios.report import format_hour
+    assert format_hour(0.0, "fr", signed=True) == f"0{NNBSP}h" and format_hour(-1.0, "fr", signed=True) == f"-1{NNBSP}h"
     assert math.isclose(354 / 365, 0.9698630136986301)
 
 

@@ -458,6 +458,9 @@ def test_hypothesis_texts_name_groups_lanes_and_coefficient_sets_in_words() -> N
                            lane_capacity_uvp_h=900, uvp_set="girabase")
     assert fewer.describe("en") == ("Capacity: Quai (A, all directions) — 2 lanes → 1 lane, 1800 → 900 PCU/h per "
                                     "direction (PCU coefficients of a roundabout (Girabase)).")
+    bike_lane = load_scenario(CATALOG / "bike_lane_entrance.yaml")
+    inbound = next(h for h in bike_lane.hypotheses if isinstance(h, CapacityChange) and h.directions == ["E"])
+    assert "(CPT-ROUTE-ETRETAT, vers l'est (E)) — 2 voies → 1 voie" in inbound.describe("fr")
     unchanged = CapacityChange(kind="capacity_change", sensor="A", lanes_before=2, lanes_after=2,
                                lane_capacity_uvp_h=700)
     assert "— 2 voies, 1400 UVP/h par sens, inchangée (coefficients" in unchanged.describe("fr")
