@@ -388,8 +388,8 @@ def format_number(x: float | None, lang: str = "fr", decimals: int = 0, signed: 
     '0.88'
     >>> format_number(-1234.0, "en", signed=True)
     '-1,234'
-    >>> format_number(-0.2, "en", signed=True)  # rounds to zero: no "-0"
-    '+0'
+    >>> format_number(-0.2, "en", signed=True)  # rounds to zero: no sign ("+0" would read as a gain)
+    '0'
     >>> format_number(0.0, "en", 2, signed=True)  # no change at all: no sign, no decimals
     '0'
     """
@@ -397,6 +397,8 @@ def format_number(x: float | None, lang: str = "fr", decimals: int = 0, signed: 
         return "—"
     if signed and x == 0:
         return "0"
+    if signed and round(x, decimals) == 0:
+        signed = False
     return _localise(f"{x:+z,.{decimals}f}" if signed else f"{x:z,.{decimals}f}", lang)
 
 
@@ -404,8 +406,8 @@ def format_pct(x: float | None, lang: str = "fr", decimals: int = 0, signed: boo
     """Share 0–1 → ``"92 %"`` (French, narrow no-break space) or ``"92%"`` (English); a value that rounds
     to zero has no minus sign.
 
-    >>> format_pct(-0.00002, "en", 2, signed=True)
-    '+0.00%'
+    >>> format_pct(-0.00002, "en", 2, signed=True)  # rounds to zero: no sign
+    '0.00%'
     >>> format_pct(0.0, "en", 2, signed=True)  # no change at all: no sign, no decimals
     '0%'
     """
@@ -414,6 +416,8 @@ def format_pct(x: float | None, lang: str = "fr", decimals: int = 0, signed: boo
     v = 100 * x
     if signed and v == 0:
         return "0" + NNBSP + "%" if lang == "fr" else "0%"
+    if signed and round(v, decimals) == 0:
+        signed = False
     s = _localise(f"{v:+z,.{decimals}f}" if signed else f"{v:z,.{decimals}f}", lang)
     return s + NNBSP + "%" if lang == "fr" else s + "%"
 

@@ -599,9 +599,11 @@ def test_format_number() -> None:
     assert format_number(1234567.891, "fr", 1) == f"1{NNBSP}234{NNBSP}567,9"
     assert format_number(None) == "—" and format_number(float("nan")) == "—"
     assert format_number(-1234.0, "en", signed=True) == "-1,234" and format_number(52.0, "fr", signed=True) == "+52"
-    # a residual of -0.2 vehicles or -0.00002 % rounds to zero: shown without a minus sign (was "-0", "-0,00 %")
-    assert format_number(-0.2, "fr", signed=True) == "+0" and format_number(-0.4, "fr") == "0"
-    assert format_pct(-0.0000002, "fr", 2, signed=True) == f"+0,00{NNBSP}%"
+    # a residual of -0.2 vehicles or -0.00002 % rounds to zero: shown without a sign (was "-0", then "+0",
+    # which reads as a gain: the demo's mass balance showed "+0" and "+0,00 %")
+    assert format_number(-0.2, "fr", signed=True) == "0" and format_number(-0.4, "fr") == "0"
+    assert format_number(0.6, "fr", signed=True) == "+1" and format_number(-0.004, "en", 2, signed=True) == "0.00"
+    assert format_pct(-0.0000002, "fr", 2, signed=True) == f"0,00{NNBSP}%"
     # no change at all reads 0, without sign or decimals (a delta of exactly zero showed "+0,00")
     assert format_number(0.0, "fr", 2, signed=True) == "0" and format_pct(0.0, "fr", 1, signed=True) == f"0{NNBSP}%"
     assert format_pct(0.0, "en", 2, signed=True) == "0%" and format_number(0.0, "fr", 2) == "0,00"
