@@ -916,6 +916,9 @@ def _cell_content(value: Any, kind: str, lang: str, row: dict[str, Any] | None) 
         return {"text": "" if value is None else label(value, lang), "raw": value, "cls": "txt"}
     if kind in ("value", "signed_value") and str((row or {}).get("indicator", "")).endswith("_hour"):
         return {"text": format_hour(value, lang, signed=kind == "signed_value"), "raw": raw_value(value), "cls": None}
+    if kind in ("value", "signed_value") and (row or {}).get("indicator") == "hours_above_saturation":
+        # whole hours: "18", "+18", "0" (format_value gave "0,00" and "18,0")
+        return {"text": format_number(value, lang, signed=kind == "signed_value"), "raw": raw_value(value), "cls": None}
     if kind == "signed_value" and (row or {}).get("unit") == "%" and not _missing(value) and value != 0:
         # a share's change is in percentage points
         point = f"{NNBSP}pt" if lang == "fr" else " pp"

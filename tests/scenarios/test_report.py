@@ -665,6 +665,14 @@ def test_impact_rows_name_their_study_dates_modes_and_placebos() -> None:
     assert _rows(en, "impact-placebos-table")[1][5][2] == "fake start date: 11 November 2024"
 
 
+def test_hours_above_saturation_read_as_whole_hours() -> None:
+    deltas = pl.DataFrame({
+        "sensor_id": ["R01"], "mode": ["uvp"], "direction": ["E"], "indicator": ["hours_above_saturation"],
+        "unit": ["h"], "baseline": [0.0], "scenario": [18.0], "delta": [18.0], "delta_pct": [None]})
+    row = _rows(render_scenario_report(make_data(indicator_deltas=deltas)), "indicator-deltas-table")[0]
+    assert [c[2] for c in row[-4:]] == ["0", "18", "+18", "—"]
+
+
 def test_a_share_changes_in_points_and_no_change_reads_zero() -> None:
     deltas = pl.DataFrame({
         "sensor_id": ["C01", "C01"], "mode": ["heavy", "heavy"], "direction": ["all", "all"],
