@@ -151,8 +151,11 @@ class ScenarioDataError(ScenarioFileError):
 
 
 def _num(x: float, lang: str) -> str:
-    s = f"{x:g}"
-    return s.replace(".", ",") if lang == "fr" else s
+    """A hypothesis' number as written: up to 6 decimals, none trailing, thousands grouped, never an
+    exponent: ``1500`` → ``1 500`` (narrow no-break space) / ``1,500``; ``1.15`` → ``1,15`` / ``1.15``."""
+    s = f"{x:,.6f}".rstrip("0").rstrip(".")
+    s = "0" if s in ("-0", "") else s
+    return s.replace(",", "\u202f").replace(".", ",") if lang == "fr" else s
 
 
 def _pct(share: float, lang: str) -> str:

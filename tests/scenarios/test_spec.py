@@ -456,11 +456,15 @@ def test_hypothesis_texts_name_groups_lanes_and_coefficient_sets_in_words() -> N
                                    "(coefficients UVP d'un carrefour à feux).")
     fewer = CapacityChange(kind="capacity_change", sensor="A", street="Quai", lanes_before=2, lanes_after=1,
                            lane_capacity_uvp_h=900, uvp_set="girabase")
-    assert fewer.describe("en") == ("Capacity: Quai (A, all directions) — 2 lanes → 1 lane, 1800 → 900 PCU/h per "
+    assert fewer.describe("en") == ("Capacity: Quai (A, all directions) — 2 lanes → 1 lane, 1,800 → 900 PCU/h per "
                                     "direction (PCU coefficients of a roundabout (Girabase)).")
     bike_lane = load_scenario(CATALOG / "bike_lane_entrance.yaml")
     inbound = next(h for h in bike_lane.hypotheses if isinstance(h, CapacityChange) and h.directions == ["E"])
     assert "(CPT-ROUTE-ETRETAT, vers l'est (E)) — 2 voies → 1 voie" in inbound.describe("fr")
     unchanged = CapacityChange(kind="capacity_change", sensor="A", lanes_before=2, lanes_after=2,
                                lane_capacity_uvp_h=700)
-    assert "— 2 voies, 1400 UVP/h par sens, inchangée (coefficients" in unchanged.describe("fr")
+    assert "— 2 voies, 1\u202f400 UVP/h par sens, inchangée (coefficients" in unchanged.describe("fr")
+    from scenarios.spec import _num
+    # thousands grouped as in the tables, never an exponent (f"{x:g}" wrote 1.5e+06), no trailing zeros
+    assert [_num(v, "fr") for v in (1_500_000.0, 1.15, 2.0, 0.1, -0.0)] == ["1\u202f500\u202f000", "1,15", "2", "0,1", "0"]
+    assert _num(1_500_000.0, "en") == "1,500,000" and _num(12.5, "en") == "12.5"
