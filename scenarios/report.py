@@ -45,6 +45,7 @@ from matplotlib.ticker import Formatter, FuncFormatter  # noqa: E402
 from scenarios.forecast import FORECAST_SCHEMA, MODEL_HGB, MODEL_SNAIVE  # noqa: E402
 from scenarios.spec import DIRECTION_NAMES, MODE_NAMES, MONTHS, SOURCE_DIRECTION_NAMES, ScenarioSpec, direction_label  # noqa: E402,F401
 from sensors_io.aggregate import MAX_MISSING_HOURS, exact_sum  # noqa: E402  (order-independent: byte-identical reports)
+from sensors_io.demo_town import SYNTHETIC_SUFFIX  # noqa: E402
 from sensors_io.indicators import DEFAULT_TMJA_ESTIMATOR  # noqa: E402
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -673,6 +674,32 @@ def _site_names(data: ReportData) -> dict[str, str]:
         if name is not None:
             out.setdefault(sensor, name)
     return out
+
+
+def _street_name(site_name: str) -> str:
+    """A site's name for running text: without the demo town's "(données synthétiques)" mark (the report's
+    banner says it once)."""
+    return site_name.removesuffix(SYNTHETIC_SUFFIX)
+
+
+def with_street_names(text: str, names: dict[str, str]) -> str:
+    """A hypothesis text with the sensor ids it names in running text preceded by their site's name:
+    ``report : CPT-QUAI-BERIGNY 60 %`` → ``report : Quai Bérigny (port) (CPT-QUAI-BERIGNY) 60 %``; an id
+    its own brackets follow (``CPT-X (CPT-X, E)``: no street in the file) becomes the name alone. Ids in
+    brackets (after a street the scenario file names, in a group's list) stay as they are."""
+    if not names:
+        return text
+    ids = "|".join(re.escape(s) for s in sorted(names, key=len, reverse=True))
+    out, last = [], 0
+    for m in re.finditer(rf"(?<![\w-])(?:{ids})(?![\w-])", text):
+        before = text[:m.start()]
+        if before.count("(") > before.count(")"):  # inside brackets
+            continue
+        sid, name = m.group(0), _street_name(names[m.group(0)])
+        own = text.startswith(f" ({sid}", m.end())
+        out += [text[last:m.start()], name if own else f"{name} ({sid})"]
+        last = m.end()
+    return "".join(out) + text[last:]
 
 
 def _has_position(lat: float | None, lon: float | None) -> bool:
@@ -1450,7 +1477,8 @@ def render_scenario_report(data: ReportData, lang: str = "fr") -> str:
         "lang": lang, "t": t, "title": spec.title(lang), "description": spec.description(lang),
         "scenario_name": spec.name, "index_href": _index_href(lang),
         "period_text": f"{format_date(spec.period.start, lang)} – {format_date(spec.period.end, lang)}",
-        "hypotheses": [{"text": h.describe(lang, spec.sensor_groups), "note": h.note(lang)} for h in spec.hypotheses],
+        "hypotheses": [{"text": with_street_names(h.describe(lang, spec.sensor_groups), names), "note": h.note(lang)}
+                       for h in spec.hypotheses],
         "synthetic": data.synthetic,
         "effect_rows": _effect_rows(frames["effect"], lang),
         "indicator_rows": _indicator_rows(frames["indicators"], lang),

@@ -749,3 +749,24 @@ def test_source_directions_read_in_words_with_their_code() -> None:
         "baseline": [100.0], "scenario": [120.0], "delta": [20.0], "delta_pct": [20.0]})
     row = _rows(render_scenario_report(make_data(indicator_deltas=deltas)), "indicator-deltas-table")[0]
     assert row[3] == ("txt", "E", "vers l'est (E)")  # data-value keeps the code
+
+
+def test_hypotheses_name_the_streets_of_the_sensors_they_cite() -> None:
+    from scenarios.report import with_street_names
+
+    names = {"CPT-QUAI": "Quai Bérigny (port) (données synthétiques)", "telraam-9003": "Rue Théagène Boufart",
+             "CPT-ALBERT": "Boulevard Albert Ier", "CPT-X": "Rue X", "CPT-ETRETAT": "Route d'Étretat"}
+    closure = ("Fermeture : Boulevard Albert Ier (CPT-ALBERT), voiture, sur toute la période : 10 % du trafic "
+               "maintenu ; report : CPT-QUAI 60 %, telraam-9003 10 % ; évaporation 30 %.")
+    # the demo's "(données synthétiques)" mark is left to the banner; an id after its street stays alone
+    assert with_street_names(closure, names) == (
+        "Fermeture : Boulevard Albert Ier (CPT-ALBERT), voiture, sur toute la période : 10 % du trafic maintenu ; "
+        "report : Quai Bérigny (port) (CPT-QUAI) 60 %, Rue Théagène Boufart (telraam-9003) 10 % ; évaporation 30 %.")
+    # no street in the file: "CPT-X (CPT-X, …)" becomes the name; ids in a group's bracketed list stay ids
+    assert with_street_names("Capacité : CPT-X (CPT-X, vers l'est (E)) — 1 voie", names) == (
+        "Capacité : Rue X (CPT-X, vers l'est (E)) — 1 voie")
+    scope = "modes : voiture ; capteurs : CPT-ALBERT, groupe « g » (CPT-ETRETAT, CPT-QUAI)."
+    assert with_street_names(scope, names) == (
+        "modes : voiture ; capteurs : Boulevard Albert Ier (CPT-ALBERT), groupe « g » (CPT-ETRETAT, CPT-QUAI).")
+    assert with_street_names("report : CPT-QUAIS 5 %, xCPT-X", names) == "report : CPT-QUAIS 5 %, xCPT-X"  # whole ids only
+    assert with_street_names(closure, {}) == closure
