@@ -20,7 +20,7 @@ from scenarios.report import (
     write_report,
 )
 from scenarios.deltas import compare_scenarios, indicator_deltas, mass_balance, saturation_table
-from scenarios.impact import ImpactFileError, load_impact_study
+from scenarios.impact import IMPACT_UNITS, ImpactFileError, load_impact_study
 from scenarios.spec import load_scenario
 from sensors_io.staging import read_manifest
 from warehouse.resource import WarehouseResource
@@ -53,10 +53,6 @@ def _scenario_sections(spec, base: pl.DataFrame, scen: pl.DataFrame, tz: str) ->
     }
 
 
-#: The unit of an impact study's effect (a count over the intervention) by its treated modes.
-_IMPACT_UNITS = {"bike": "bikes", "pedestrian": "pedestrians", "scooter": "scooters"}
-
-
 def _impact_titles(lake: LakeResource) -> pl.DataFrame:
     """Each impact study's title in both languages (a file that does not load is left out: the impact
     asset already said why)."""
@@ -83,7 +79,7 @@ def _impact_sections(impact: pl.DataFrame, spec, titles: pl.DataFrame | None = N
     cf = dict(effects.select("study", "counterfactual").iter_rows())
     placebos = impact.filter(pl.col("study").is_in(studies) & pl.col("kind").str.starts_with("placebo"))
     scale = pl.col("study").replace_strict(cf, return_dtype=pl.Float64) / 100.0
-    unit = pl.col("modes").replace_strict(_IMPACT_UNITS, default="veh", return_dtype=pl.String)
+    unit = pl.col("modes").replace_strict(IMPACT_UNITS, default="veh", return_dtype=pl.String)
     return {
         "impact": effects.sort("study").join(titles, on="study", how="left", maintain_order="left").select(
             "study", "title_fr", "title_en", "start", "end",

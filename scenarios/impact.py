@@ -204,6 +204,9 @@ class Estimate:
         return i["effect_lower"] <= 0.0 <= i["effect_upper"]
 
 
+#: The unit of a study's effect (a count over the intervention) by its treated modes (``car,heavy`` → veh).
+IMPACT_UNITS = {"bike": "bikes", "pedestrian": "pedestrians", "scooter": "scooters"}
+
 TABLE_SCHEMA = {
     "study": pl.String, "kind": pl.String, "label": pl.String, "sensor_id": pl.String, "modes": pl.String,
     "controls": pl.String, "start": pl.Date, "end": pl.Date, "days": pl.Int64, "observed": pl.Float64,
@@ -272,7 +275,7 @@ class ImpactResult:
         """
         e, lv, s = self.effect, self.study.level, self.study
         mode = ",".join(e.modes)
-        unit = {"bike": "bikes", "pedestrian": "pedestrians", "scooter": "scooters"}.get(mode, "veh")
+        unit = IMPACT_UNITS.get(mode, "veh")
         study = {"study": s.name, "title_fr": s.title_fr, "title_en": s.title_en}
         i = e.interval(lv)
         impact = pl.DataFrame([{

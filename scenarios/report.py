@@ -43,7 +43,7 @@ from markupsafe import Markup  # noqa: E402
 from matplotlib.ticker import Formatter, FuncFormatter  # noqa: E402
 
 from scenarios.forecast import FORECAST_SCHEMA, MODEL_HGB, MODEL_SNAIVE  # noqa: E402
-from scenarios.spec import DIRECTION_NAMES, MODE_NAMES, MONTHS, SOURCE_DIRECTION_NAMES, ScenarioSpec, direction_label  # noqa: E402,F401
+from scenarios.spec import MODE_NAMES, MONTHS, ScenarioSpec, direction_label  # noqa: E402
 from sensors_io.aggregate import MAX_MISSING_HOURS, exact_sum  # noqa: E402  (order-independent: byte-identical reports)
 from sensors_io.demo_town import SYNTHETIC_SUFFIX  # noqa: E402
 from sensors_io.indicators import DEFAULT_TMJA_ESTIMATOR  # noqa: E402
@@ -455,8 +455,6 @@ def mode_label(mode: str, lang: str) -> str:
     return ", ".join(MODE_NAMES[lang].get(m, m) for m in mode.split(","))
 
 
-
-
 def placebo_label(label: str, lang: str) -> str:
     """A placebo of :mod:`scenarios.impact` in words: ``control X`` (a control sensor treated as if it had
     had the intervention), ``date 2024-11-11`` (the estimate at a fake start date); other labels as they are."""
@@ -545,10 +543,6 @@ def format_instant(ts: dt.datetime, lang: str = "fr", tz: str = TZ) -> str:
     if lang == "fr":
         return f"{format_date(local.date(), lang)} à {local.hour}{NNBSP}h{NNBSP}{local.minute:02d} ({tz})"
     return f"{format_date(local.date(), lang)}, {local:%H:%M} ({tz})"
-
-
-def _generated_text(gen: dt.datetime, lang: str = "fr", tz: str = TZ) -> str:
-    return format_instant(gen, lang, tz)
 
 
 def _sorted(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
@@ -1493,7 +1487,7 @@ def render_scenario_report(data: ReportData, lang: str = "fr") -> str:
         "sections": sections, "has_quality": "quality" in frames,
         "method_items": method_items,
         "cutoff_text": format_instant(cutoff, lang, data.tz) if cutoff is not None else "—",
-        "input_hash": data.input_hash, "generated_at": _generated_text(data.generated_at, lang, data.tz),
+        "input_hash": data.input_hash, "generated_at": format_instant(data.generated_at, lang, data.tz),
         "generated_at_iso": data.generated_at.isoformat(),
     }
     return _environment().get_template("scenario_report.html.j2").render(**ctx)
@@ -1525,4 +1519,4 @@ def render_index(specs: list[ScenarioSpec], lang: str, *, input_hash: str, gener
                for s in sorted(specs, key=lambda s: s.name)]
     return _environment().get_template("index.html.j2").render(
         lang=lang, t=t, entries=entries, synthetic=synthetic, input_hash=input_hash,
-        generated_at=_generated_text(generated_at, lang, tz), generated_at_iso=generated_at.isoformat())
+        generated_at=format_instant(generated_at, lang, tz), generated_at_iso=generated_at.isoformat())

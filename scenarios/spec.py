@@ -291,11 +291,10 @@ class _Filtered(_Noted):
         ``sensor_groups``) is given: « groupe entrees (CPT-A, CPT-B) »."""
         names = MODE_NAMES[lang]
         where = list(self.sensors or [])
-        word = "groupe" if lang == "fr" else "group"
+        word, left, right = ("groupe", "« ", " »") if lang == "fr" else ("group", "“", "”")
         for g in self.groups or []:
             members = (groups or {}).get(g)
-            where.append(f"{word} « {g} » ({', '.join(members)})" if members and lang == "fr" else
-                         f"{word} “{g}” ({', '.join(members)})" if members else f"{word} {g}")
+            where.append(f"{word} {left}{g}{right} ({', '.join(members)})" if members else f"{word} {g}")
         if lang == "fr":
             m = "modes : " + ", ".join(names[x] for x in self.modes) if self.modes else "tous modes"
             s = "capteurs : " + ", ".join(where) if where else "tous capteurs"
